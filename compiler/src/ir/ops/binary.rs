@@ -1,0 +1,83 @@
+//! Elementwise ADD and MUL of two int8 tensors, with numpy-style broadcasting
+//! of either operand.
+
+use super::{Activation, OpDef, expect_int8_per_tensor};
+use crate::ir::{DType, Fact, Value};
+
+/// Broadcast shape of two shapes (right-aligned, dims equal or 1).
+pub(crate) fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for i in 0..rank {
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return Err(format!("shapes {a:?} and {b:?} do not broadcast")),
+        };
+    }
+    Ok(out)
+}
+
+fn infer_binary(inputs: &[&Fact]) -> Result<Vec<(Vec<usize>, DType)>, String> {
+    let [a, b] = inputs else {
+        return Err(format!("takes 2 inputs, got {}", inputs.len()));
+    };
+    if a.dtype != b.dtype {
+        return Err(format!("input dtypes differ: {} and {}", a.dtype, b.dtype));
+    }
+    Ok(vec![(broadcast(&a.shape, &b.shape)?, a.dtype)])
+}
+
+fn check_binary(inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
+    let mut e = Vec::new();
+    for (i, v) in inputs.iter().enumerate() {
+        expect_int8_per_tensor(v, &format!("input {i}"), &mut e);
+    }
+    if let Some(o) = outputs.first() {
+        expect_int8_per_tensor(o, "output", &mut e);
+    }
+    e
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Add {
+    pub act: Activation,
+}
+
+impl OpDef for Add {
+    fn name(&self) -> &'static str {
+        "ADD"
+    }
+    fn infer(&self, inputs: &[&Fact]) -> Result<Vec<(Vec<usize>, DType)>, String> {
+        infer_binary(inputs)
+    }
+    fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
+        check_binary(inputs, outputs)
+    }
+    fn summary(&self, _inputs: &[&Fact]) -> String {
+        self.act.suffix().trim_start().to_string()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mul {
+    pub act: Activation,
+}
+
+impl OpDef for Mul {
+    fn name(&self) -> &'static str {
+        "MUL"
+    }
+    fn infer(&self, inputs: &[&Fact]) -> Result<Vec<(Vec<usize>, DType)>, String> {
+        infer_binary(inputs)
+    }
+    fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
+        check_binary(inputs, outputs)
+    }
+    fn summary(&self, _inputs: &[&Fact]) -> String {
+        self.act.suffix().trim_start().to_string()
+    }
+}

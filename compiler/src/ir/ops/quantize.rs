@@ -1,0 +1,58 @@
+//! QUANTIZE (float32 -> int8, or int8 -> int8 requantization) and
+//! DEQUANTIZE (int8 -> float32).
+
+use super::OpDef;
+use crate::ir::{DType, Fact, Value};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quantize;
+
+impl OpDef for Quantize {
+    fn name(&self) -> &'static str {
+        "QUANTIZE"
+    }
+    fn infer(&self, inputs: &[&Fact]) -> Result<Vec<(Vec<usize>, DType)>, String> {
+        let [x] = inputs else {
+            return Err(format!("takes 1 input, got {}", inputs.len()));
+        };
+        Ok(vec![(x.shape.clone(), DType::Int8)])
+    }
+    fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
+        let mut e = Vec::new();
+        if let (Some(i), Some(o)) = (inputs.first(), outputs.first()) {
+            if !matches!(i.fact.dtype, DType::Float32 | DType::Int8) {
+                e.push(format!("input must be float32 or int8, is {}", i.fact.dtype));
+            }
+            if i.fact.dtype == DType::Int8 && i.fact.quant.is_none() {
+                e.push("int8 input has no quantization".into());
+            }
+            if !o.fact.quant.as_ref().is_some_and(|q| q.is_per_tensor()) {
+                e.push("output must be quantized per tensor".into());
+            }
+        }
+        e
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dequantize;
+
+impl OpDef for Dequantize {
+    fn name(&self) -> &'static str {
+        "DEQUANTIZE"
+    }
+    fn infer(&self, inputs: &[&Fact]) -> Result<Vec<(Vec<usize>, DType)>, String> {
+        let [x] = inputs else {
+            return Err(format!("takes 1 input, got {}", inputs.len()));
+        };
+        Ok(vec![(x.shape.clone(), DType::Float32)])
+    }
+    fn check(&self, inputs: &[&Value], _outputs: &[&Value]) -> Vec<String> {
+        match inputs.first() {
+            Some(i) if i.fact.dtype != DType::Int8 || i.fact.quant.is_none() => {
+                vec![format!("input must be quantized int8, is {}", i.fact.dtype)]
+            }
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! # mcuc
+//!
+//! An ahead-of-time compiler from trained neural networks (TFLite, ONNX) to
+//! specialized `no_std` Rust for microcontrollers, with a memory map fixed at
+//! compile time.
+//!
+//! ```text
+//!  model.tflite ──import──▶ ir::Graph ──verify──▶ passes ──verify──▶ plan ──▶ codegen
+//!                                │
+//!                                └──▶ exec (host reference executor, `mcuc run`)
+//! ```
+//!
+//! The IR is described in [`ir`]; every step ends in [`ir::verify`].
+
+pub mod error;
+pub mod ir;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! Shared harness for mcuc integration tests and the xtask.
