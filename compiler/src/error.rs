@@ -11,13 +11,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("cannot read {path}: {source}")]
+    #[error("{path}: {err}")]
     #[diagnostic(code(mcuc::io))]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, err: std::io::Error },
 
     #[error("{path}: not a valid {format} model: {reason}")]
     #[diagnostic(code(mcuc::corrupt_model))]
@@ -28,10 +24,7 @@ pub enum Error {
     },
 
     #[error("unsupported operator {op} at operator index {index} (node `{node}`)")]
-    #[diagnostic(
-        code(mcuc::unsupported_op),
-        help("supported operators: {supported}")
-    )]
+    #[diagnostic(code(mcuc::unsupported_op), help("supported operators: {supported}"))]
     UnsupportedOp {
         index: usize,
         op: String,
@@ -103,7 +96,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            err: source,
         }
     }
 

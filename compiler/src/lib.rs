@@ -12,7 +12,13 @@
 //!
 //! The IR is described in [`ir`]; every step ends in [`ir::verify`].
 
+pub mod codegen;
 pub mod error;
+pub mod exec;
+pub mod import;
+pub mod inspect;
 pub mod ir;
+pub mod kernels;
+pub mod npy;
 
 pub use error::{Error, Result};

@@ -49,7 +49,10 @@ fn check_structure(g: &Graph, errors: &mut Vec<String>) {
     for n in g.node_ids() {
         for &v in &g.node(n).outputs {
             if v.index() >= g.value_count() {
-                errors.push(format!("node `{}` writes unknown value {v}", g.node(n).name));
+                errors.push(format!(
+                    "node `{}` writes unknown value {v}",
+                    g.node(n).name
+                ));
                 continue;
             }
             if let Some(prev) = produced.insert(v, n) {
@@ -171,7 +174,12 @@ fn check_fact(v: &Value, errors: &mut Vec<String>, what: &str) {
 fn check_node(g: &Graph, n: NodeId, errors: &mut Vec<String>) {
     let node = g.node(n);
     let where_ = format!("node `{}` ({})", node.name, node.op.name());
-    if node.inputs.iter().chain(&node.outputs).any(|v| v.index() >= g.value_count()) {
+    if node
+        .inputs
+        .iter()
+        .chain(&node.outputs)
+        .any(|v| v.index() >= g.value_count())
+    {
         return; // reported by check_structure
     }
     let in_facts: Vec<&Fact> = node.inputs.iter().map(|&v| g.fact(v)).collect();
@@ -217,7 +225,11 @@ mod tests {
     fn act(g: &mut Graph, name: &str, shape: &[usize]) -> ValueId {
         g.add_value(Value {
             name: name.into(),
-            fact: Fact::new(shape.to_vec(), DType::Int8, Some(Quant::per_tensor(0.5, -1))),
+            fact: Fact::new(
+                shape.to_vec(),
+                DType::Int8,
+                Some(Quant::per_tensor(0.5, -1)),
+            ),
             data: None,
         })
     }
@@ -251,7 +263,9 @@ mod tests {
         g.value_mut(ValueId(1)).fact.shape = vec![1, 5];
         let errors = collect(&g);
         assert!(
-            errors.iter().any(|e| e.contains("node `relu`") && e.contains("inferred")),
+            errors
+                .iter()
+                .any(|e| e.contains("node `relu`") && e.contains("inferred")),
             "{errors:?}"
         );
     }
@@ -262,9 +276,18 @@ mod tests {
         g.value_mut(ValueId(0)).fact.quant = Some(Quant::per_tensor(-1.0, 300));
         g.inputs.clear();
         let errors = collect(&g);
-        assert!(errors.iter().any(|e| e.contains("not finite and positive")), "{errors:?}");
-        assert!(errors.iter().any(|e| e.contains("zero point 300")), "{errors:?}");
-        assert!(errors.iter().any(|e| e.contains("nothing produces")), "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains("not finite and positive")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("zero point 300")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("nothing produces")),
+            "{errors:?}"
+        );
     }
 
     #[test]

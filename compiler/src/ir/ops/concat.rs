@@ -18,7 +18,11 @@ impl OpDef for Concat {
             return Err("takes at least 1 input".into());
         };
         if self.axis >= first.rank() {
-            return Err(format!("axis {} out of range for rank {}", self.axis, first.rank()));
+            return Err(format!(
+                "axis {} out of range for rank {}",
+                self.axis,
+                first.rank()
+            ));
         }
         let mut shape = first.shape.clone();
         shape[self.axis] = 0;

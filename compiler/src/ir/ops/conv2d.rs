@@ -37,8 +37,22 @@ impl OpDef for Conv2d {
         {
             return Err(format!("bias shape {:?}, expected [{cout}]", b.shape));
         }
-        let oh = window_out(h, self.pad.top, self.pad.bottom, kh, self.stride[0], self.dilation[0])?;
-        let ow = window_out(wd, self.pad.left, self.pad.right, kw, self.stride[1], self.dilation[1])?;
+        let oh = window_out(
+            h,
+            self.pad.top,
+            self.pad.bottom,
+            kh,
+            self.stride[0],
+            self.dilation[0],
+        )?;
+        let ow = window_out(
+            wd,
+            self.pad.left,
+            self.pad.right,
+            kw,
+            self.stride[1],
+            self.dilation[1],
+        )?;
         Ok(vec![(vec![1, oh, ow, cout], x.dtype)])
     }
 
@@ -76,7 +90,10 @@ pub(crate) fn conv_like_check(
     expect_int8_per_tensor(x, "input", &mut e);
     expect_int8_per_tensor(y, "output", &mut e);
     if w.fact.dtype != DType::Int8 {
-        e.push(format!("weights `{}` must be int8, are {}", w.name, w.fact.dtype));
+        e.push(format!(
+            "weights `{}` must be int8, are {}",
+            w.name, w.fact.dtype
+        ));
     }
     if !w.is_const() {
         e.push(format!("weights `{}` must be constant", w.name));
@@ -102,7 +119,10 @@ pub(crate) fn conv_like_check(
     }
     if let Some(b) = inputs.get(2) {
         if b.fact.dtype != DType::Int32 {
-            e.push(format!("bias `{}` must be int32, is {}", b.name, b.fact.dtype));
+            e.push(format!(
+                "bias `{}` must be int32, is {}",
+                b.name, b.fact.dtype
+            ));
         }
         if !b.is_const() {
             e.push(format!("bias `{}` must be constant", b.name));

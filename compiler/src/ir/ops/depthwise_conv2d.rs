@@ -40,8 +40,22 @@ impl OpDef for DepthwiseConv2d {
         {
             return Err(format!("bias shape {:?}, expected [{cout}]", b.shape));
         }
-        let oh = window_out(h, self.pad.top, self.pad.bottom, kh, self.stride[0], self.dilation[0])?;
-        let ow = window_out(wd, self.pad.left, self.pad.right, kw, self.stride[1], self.dilation[1])?;
+        let oh = window_out(
+            h,
+            self.pad.top,
+            self.pad.bottom,
+            kh,
+            self.stride[0],
+            self.dilation[0],
+        )?;
+        let ow = window_out(
+            wd,
+            self.pad.left,
+            self.pad.right,
+            kw,
+            self.stride[1],
+            self.dilation[1],
+        )?;
         Ok(vec![(vec![1, oh, ow, cout], x.dtype)])
     }
 

@@ -206,7 +206,10 @@ pub(crate) fn geometry_summary(
 /// Checks that a value is int8 and quantized per tensor.
 pub(crate) fn expect_int8_per_tensor(v: &Value, role: &str, errors: &mut Vec<String>) {
     if v.fact.dtype != DType::Int8 {
-        errors.push(format!("{role} `{}` must be int8, is {}", v.name, v.fact.dtype));
+        errors.push(format!(
+            "{role} `{}` must be int8, is {}",
+            v.name, v.fact.dtype
+        ));
         return;
     }
     match &v.fact.quant {

@@ -20,8 +20,22 @@ impl Pool2d {
         let [1, h, w, c] = x.shape[..] else {
             return Err(format!("expects input [1,H,W,C], got {:?}", x.shape));
         };
-        let oh = window_out(h, self.pad.top, self.pad.bottom, self.filter[0], self.stride[0], 1)?;
-        let ow = window_out(w, self.pad.left, self.pad.right, self.filter[1], self.stride[1], 1)?;
+        let oh = window_out(
+            h,
+            self.pad.top,
+            self.pad.bottom,
+            self.filter[0],
+            self.stride[0],
+            1,
+        )?;
+        let ow = window_out(
+            w,
+            self.pad.left,
+            self.pad.right,
+            self.filter[1],
+            self.stride[1],
+            1,
+        )?;
         Ok(vec![(vec![1, oh, ow, c], x.dtype)])
     }
 

@@ -21,7 +21,10 @@ impl OpDef for Quantize {
         let mut e = Vec::new();
         if let (Some(i), Some(o)) = (inputs.first(), outputs.first()) {
             if !matches!(i.fact.dtype, DType::Float32 | DType::Int8) {
-                e.push(format!("input must be float32 or int8, is {}", i.fact.dtype));
+                e.push(format!(
+                    "input must be float32 or int8, is {}",
+                    i.fact.dtype
+                ));
             }
             if i.fact.dtype == DType::Int8 && i.fact.quant.is_none() {
                 e.push("int8 input has no quantization".into());

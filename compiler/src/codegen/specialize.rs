@@ -1,0 +1,351 @@
+//! Kernel specialization: template source + parameter values -> one
+//! concrete Rust function.
+//!
+//! A template (see `mcuc-templates`) is `pub fn k(p: &KParams, args...)`.
+//! Specializing it for a layer:
+//! 1. drops the `p` parameter and renames the function;
+//! 2. replaces every `p.field` with an upper-case constant `FIELD`;
+//! 3. declares `const FIELD: <type> = <value>;` at the top of the body, for
+//!    the fields the body uses, with the type from `KParams`.
+//!
+//! rustc then folds the constants, so loop bounds, strides, zero points and
+//! multipliers are baked into the generated code, and the reviewer reads the
+//! layer's geometry at the top of its function.
+
+use std::collections::BTreeSet;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::visit_mut::{self, VisitMut};
+
+use crate::error::{Error, Result};
+
+/// A template file parsed once.
+pub struct Template {
+    pub file_name: String,
+    file: syn::File,
+}
+
+impl Template {
+    pub fn parse(file_name: &str, source: &str) -> Result<Self> {
+        let file = syn::parse_file(source).map_err(|e| template_error(file_name, e.to_string()))?;
+        Ok(Template {
+            file_name: file_name.to_string(),
+            file,
+        })
+    }
+
+    fn function(&self, name: &str) -> Result<&syn::ItemFn> {
+        self.file
+            .items
+            .iter()
+            .find_map(|item| match item {
+                syn::Item::Fn(f) if f.sig.ident == name => Some(f),
+                _ => None,
+            })
+            .ok_or_else(|| template_error(&self.file_name, format!("no function `{name}`")))
+    }
+
+    fn params_struct(&self, name: &str) -> Result<&syn::ItemStruct> {
+        self.file
+            .items
+            .iter()
+            .find_map(|item| match item {
+                syn::Item::Struct(s) if s.ident == name => Some(s),
+                _ => None,
+            })
+            .ok_or_else(|| template_error(&self.file_name, format!("no struct `{name}`")))
+    }
+
+    /// Parameter names of `function` after `p`, in order.
+    pub fn arg_names(&self, function: &str) -> Result<Vec<String>> {
+        let f = self.function(function)?;
+        Ok(f.sig
+            .inputs
+            .iter()
+            .skip(1)
+            .filter_map(|arg| match arg {
+                syn::FnArg::Typed(t) => match &*t.pat {
+                    syn::Pat::Ident(i) => Some(i.ident.to_string()),
+                    _ => None,
+                },
+                syn::FnArg::Receiver(_) => None,
+            })
+            .collect())
+    }
+
+    /// Specializes `function` with the JSON object `params` (field -> value)
+    /// into a function called `new_name`, preceded by `doc` lines.
+    pub fn specialize(
+        &self,
+        function: &str,
+        params: &serde_json::Value,
+        new_name: &str,
+        doc: &[String],
+    ) -> Result<TokenStream> {
+        let err = |m: String| template_error(&self.file_name, format!("`{function}`: {m}"));
+        let f = self.function(function)?;
+        let mut f = f.clone();
+        let first = f
+            .sig
+            .inputs
+            .first()
+            .cloned()
+            .ok_or_else(|| err("has no parameters".into()))?;
+        let (p_name, struct_name) = params_arg(&first)
+            .ok_or_else(|| err("first parameter must be `p: &<Kernel>Params`".into()))?;
+        let fields = self.params_struct(&struct_name)?;
+        let values = params
+            .as_object()
+            .ok_or_else(|| err("parameters are not a JSON object".into()))?;
+
+        f.sig.inputs = f.sig.inputs.into_iter().skip(1).collect();
+        f.sig.ident = syn::Ident::new(new_name, Span::call_site());
+        f.vis = syn::Visibility::Inherited;
+        f.attrs.retain(|a| !a.path().is_ident("doc"));
+
+        let mut subst = SubstituteParams {
+            p: p_name.clone(),
+            used: BTreeSet::new(),
+            stray: false,
+        };
+        subst.visit_block_mut(&mut f.block);
+        if subst.stray {
+            return Err(err(format!(
+                "uses `{p_name}` other than as `{p_name}.field`; templates may only read fields"
+            )));
+        }
+
+        let mut consts = Vec::new();
+        for field in &fields.fields {
+            let Some(ident) = &field.ident else { continue };
+            let name = ident.to_string();
+            if !subst.used.contains(&name) {
+                continue;
+            }
+            let value = values
+                .get(&name)
+                .ok_or_else(|| err(format!("no value for parameter `{name}`")))?;
+            let ty = &field.ty;
+            let lit = literal(value, ty).ok_or_else(|| {
+                err(format!(
+                    "value {value} does not fit parameter `{name}: {}`",
+                    quote!(#ty)
+                ))
+            })?;
+            let konst = format_ident!("{}", name.to_uppercase());
+            consts.push(quote! { const #konst: #ty = #lit; });
+        }
+        if let Some(unknown) = subst.used.iter().find(|u| {
+            !fields
+                .fields
+                .iter()
+                .any(|f| f.ident.as_ref().is_some_and(|i| i == u.as_str()))
+        }) {
+            return Err(err(format!("reads unknown parameter `{unknown}`")));
+        }
+        let stmts = &f.block.stmts;
+        let attrs = &f.attrs;
+        let sig = &f.sig;
+        let docs = doc.iter().map(|d| quote! { #[doc = #d] });
+        Ok(quote! {
+            #(#docs)*
+            #(#attrs)*
+            #sig {
+                #(#consts)*
+                #(#stmts)*
+            }
+        })
+    }
+}
+
+fn template_error(file: &str, message: String) -> Error {
+    Error::Usage {
+        message: format!("kernel template {file}: {message}"),
+    }
+}
+
+/// `p: &Struct` -> ("p", "Struct").
+fn params_arg(arg: &syn::FnArg) -> Option<(String, String)> {
+    let syn::FnArg::Typed(t) = arg else {
+        return None;
+    };
+    let syn::Pat::Ident(pat) = &*t.pat else {
+        return None;
+    };
+    let syn::Type::Reference(r) = &*t.ty else {
+        return None;
+    };
+    let syn::Type::Path(path) = &*r.elem else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    Some((pat.ident.to_string(), last.ident.to_string()))
+}
+
+/// A literal of type `ty` for a JSON value.
+fn literal(value: &serde_json::Value, ty: &syn::Type) -> Option<TokenStream> {
+    let ty_name = match ty {
+        syn::Type::Path(p) => p.path.segments.last()?.ident.to_string(),
+        _ => return None,
+    };
+    let int = |v: i128| -> Option<TokenStream> {
+        let lit = proc_macro2::Literal::i128_unsuffixed(v.unsigned_abs() as i128);
+        Some(if v < 0 { quote!(-#lit) } else { quote!(#lit) })
+    };
+    match ty_name.as_str() {
+        "bool" => value.as_bool().map(|b| quote!(#b)),
+        "usize" | "u8" | "u16" | "u32" | "u64" => {
+            let v = value.as_u64()?;
+            let fits = match ty_name.as_str() {
+                "u8" => v <= u8::MAX as u64,
+                "u16" => v <= u16::MAX as u64,
+                "u32" | "usize" => v <= u32::MAX as u64,
+                _ => true,
+            };
+            fits.then(|| int(v as i128)).flatten()
+        }
+        "i8" | "i16" | "i32" | "i64" | "isize" => {
+            let v = value.as_i64()?;
+            let fits = match ty_name.as_str() {
+                "i8" => i8::try_from(v).is_ok(),
+                "i16" => i16::try_from(v).is_ok(),
+                "i32" | "isize" => i32::try_from(v).is_ok(),
+                _ => true,
+            };
+            fits.then(|| int(v as i128)).flatten()
+        }
+        "f32" => {
+            let v = value.as_f64()? as f32;
+            v.is_finite().then(|| {
+                let lit = proc_macro2::Literal::f32_unsuffixed(v.abs());
+                if v.is_sign_negative() {
+                    quote!(-#lit)
+                } else {
+                    quote!(#lit)
+                }
+            })
+        }
+        _ => None,
+    }
+}
+
+struct SubstituteParams {
+    p: String,
+    used: BTreeSet<String>,
+    stray: bool,
+}
+
+impl VisitMut for SubstituteParams {
+    fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+        if let syn::Expr::Field(field) = expr
+            && let syn::Expr::Path(base) = &*field.base
+            && base.path.is_ident(&self.p)
+            && let syn::Member::Named(member) = &field.member
+        {
+            let name = member.to_string();
+            let konst = format_ident!("{}", name.to_uppercase());
+            self.used.insert(name);
+            *expr = syn::parse_quote!(#konst);
+            return;
+        }
+        if let syn::Expr::Path(path) = expr
+            && path.path.is_ident(&self.p)
+        {
+            self.stray = true;
+        }
+        visit_mut::visit_expr_mut(self, expr);
+    }
+
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        // Parameters inside macro invocations (e.g. `debug_assert!`) would
+        // escape substitution; templates must not do that.
+        if mac
+            .tokens
+            .to_string()
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .any(|t| t == self.p)
+        {
+            self.stray = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"
+        pub struct ScaleParams { pub len: usize, pub offset: i32, pub clamp: bool, pub gain: f32 }
+        /// Adds an offset.
+        #[inline]
+        pub fn scale(p: &ScaleParams, input: &[i8], output: &mut [i8]) {
+            for i in 0..p.len {
+                let mut v = input[i] as i32 + p.offset;
+                if p.clamp { v = v.clamp(-128, 127); }
+                output[i] = v as i8;
+            }
+        }
+        pub fn leaky(p: &ScaleParams, input: &[i8]) -> usize { helper(p) + input.len() }
+    "#;
+
+    fn pretty(ts: TokenStream) -> String {
+        prettyplease::unparse(&syn::parse2(ts).expect("valid file"))
+    }
+
+    #[test]
+    fn substitutes_used_fields_as_typed_constants() {
+        let t = Template::parse("scale.rs", TEMPLATE).expect("parse");
+        let params = serde_json::json!({"len": 4, "offset": -3, "clamp": true, "gain": 0.5});
+        let ts = t
+            .specialize("scale", &params, "layer_007_scale", &[" Layer 7.".into()])
+            .expect("specialize");
+        let code = pretty(ts);
+        assert!(
+            code.contains("fn layer_007_scale(input: &[i8], output: &mut [i8])"),
+            "{code}"
+        );
+        assert!(code.contains("const LEN: usize = 4;"), "{code}");
+        assert!(code.contains("const OFFSET: i32 = -3;"), "{code}");
+        assert!(code.contains("const CLAMP: bool = true;"), "{code}");
+        assert!(
+            !code.contains("GAIN"),
+            "unused field must not be declared: {code}"
+        );
+        assert!(code.contains("for i in 0..LEN"), "{code}");
+        assert!(code.contains("/// Layer 7."), "{code}");
+        assert!(!code.contains("Adds an offset"), "{code}");
+        assert_eq!(t.arg_names("scale").expect("args"), vec!["input", "output"]);
+    }
+
+    #[test]
+    fn rejects_params_escaping_field_access() {
+        let t = Template::parse("scale.rs", TEMPLATE).expect("parse");
+        let params = serde_json::json!({"len": 4, "offset": 0, "clamp": false, "gain": 1.0});
+        let e = t
+            .specialize("leaky", &params, "x", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("other than as `p.field`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_missing_or_out_of_range_values() {
+        let t = Template::parse("scale.rs", TEMPLATE).expect("parse");
+        let e = t
+            .specialize("scale", &serde_json::json!({"len": 4}), "x", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no value for parameter"), "{e}");
+        let e = t
+            .specialize(
+                "scale",
+                &serde_json::json!({"len": -1, "offset": 0, "clamp": true}),
+                "x",
+                &[],
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not fit parameter `len: usize`"), "{e}");
+    }
+}

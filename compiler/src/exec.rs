@@ -1,0 +1,127 @@
+//! The host reference executor behind `mcuc run`.
+//!
+//! It runs the graph in topological order, calling the very kernel functions
+//! of `mcuc-templates` that the code generator specializes, with parameters
+//! computed by the same lowering ([`crate::kernels`]). A match between this
+//! executor and the TFLite goldens is therefore evidence about the shipped
+//! kernels, not about a second implementation.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::ir::{Graph, ValueId};
+use crate::kernels;
+use crate::npy::{self, Array};
+
+/// Checks that `arrays` match the graph inputs in count, dtype and shape.
+pub fn check_inputs(g: &Graph, arrays: &[Array], names: &[String]) -> Result<()> {
+    if arrays.len() != g.inputs.len() {
+        return Err(Error::IoMismatch {
+            message: format!(
+                "the model has {} input(s) ({}), got {}",
+                g.inputs.len(),
+                g.inputs
+                    .iter()
+                    .map(|&v| format!("`{}`", g.value(v).name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                arrays.len()
+            ),
+        });
+    }
+    for (i, ((&v, a), file)) in g.inputs.iter().zip(arrays).zip(names).enumerate() {
+        let fact = g.fact(v);
+        if a.dtype != fact.dtype || a.shape != fact.shape {
+            return Err(Error::IoMismatch {
+                message: format!(
+                    "{file}: input {i} `{}` expects {} {:?}, the file holds {} {:?}",
+                    g.value(v).name,
+                    fact.dtype,
+                    fact.shape,
+                    a.dtype,
+                    a.shape
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs `g` on `inputs` (already checked with [`check_inputs`]) and returns
+/// one array per graph output.
+pub fn run(g: &Graph, inputs: &[Array]) -> Result<Vec<Array>> {
+    let order = g.topo_order().ok_or_else(|| Error::Verify {
+        stage: "exec".into(),
+        errors: vec!["the graph has a cycle".into()],
+    })?;
+    let mut buffers: BTreeMap<ValueId, Vec<i8>> = BTreeMap::new();
+    for (&v, a) in g.inputs.iter().zip(inputs) {
+        buffers.insert(v, a.data.iter().map(|&b| b as i8).collect());
+    }
+    for n in order {
+        let node = g.node(n);
+        let kernel = kernels::lower(g, n)?;
+        let mut out = vec![0i8; g.fact(node.outputs[0]).bytes()];
+        {
+            let ins: Vec<&[i8]> = kernel
+                .activation_inputs()
+                .iter()
+                .map(|v| {
+                    buffers
+                        .get(v)
+                        .map(Vec::as_slice)
+                        .ok_or_else(|| Error::Verify {
+                            stage: "exec".into(),
+                            errors: vec![format!(
+                                "node `{}` reads {v} before it is computed",
+                                node.name
+                            )],
+                        })
+                })
+                .collect::<Result<_>>()?;
+            kernel.execute(&ins, &mut out);
+        }
+        buffers.insert(node.outputs[0], out);
+    }
+    g.outputs
+        .iter()
+        .map(|&v| {
+            let fact = g.fact(v);
+            let data = buffers.get(&v).ok_or_else(|| Error::Verify {
+                stage: "exec".into(),
+                errors: vec![format!("graph output {v} was never computed")],
+            })?;
+            Ok(Array::new(
+                fact.dtype,
+                fact.shape.clone(),
+                data.iter().map(|&b| b as u8).collect(),
+            ))
+        })
+        .collect()
+}
+
+/// `mcuc run`: reads the model and `.npy` inputs, writes `.npy` outputs.
+pub fn run_files(model: &Path, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<()> {
+    let g = crate::import::load(model)?;
+    if outputs.len() != g.outputs.len() {
+        return Err(Error::IoMismatch {
+            message: format!(
+                "the model has {} output(s), got {} --output path(s)",
+                g.outputs.len(),
+                outputs.len()
+            ),
+        });
+    }
+    let arrays = inputs
+        .iter()
+        .map(|p| npy::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    check_inputs(&g, &arrays, &names)?;
+    let results = run(&g, &arrays)?;
+    for (path, array) in outputs.iter().zip(&results) {
+        npy::write(path, array)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! Front ends: model files -> [`Graph`](crate::ir::Graph).
+//!
+//! Each front end produces a graph in mcuc's conventions (NHWC, explicit
+//! padding, TFLite weight layouts) and returns an [`Error`] naming the
+//! operator and tensor for anything it cannot represent exactly.
+
+pub mod tflite;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::ir::{Graph, verify};
+
+/// Reads a model file, choosing the front end from its contents.
+pub fn load(path: &Path) -> Result<Graph> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let graph = if tflite::looks_like_tflite(&bytes)
+        || path.extension().is_some_and(|e| e == "tflite")
+    {
+        tflite::import(&bytes, path)?
+    } else {
+        return Err(Error::CorruptModel {
+            path: path.to_path_buf(),
+            format: "TFLite",
+            reason: "unrecognized file format (expected a .tflite flatbuffer with identifier TFL3)"
+                .into(),
+        });
+    };
+    verify::verify(&graph, "import")?;
+    Ok(graph)
+}
