@@ -20,5 +20,6 @@ pub mod inspect;
 pub mod ir;
 pub mod kernels;
 pub mod npy;
+pub mod plan;
 
 pub use error::{Error, Result};
