@@ -21,5 +21,6 @@ pub mod ir;
 pub mod kernels;
 pub mod npy;
 pub mod plan;
+pub mod targets;
 
 pub use error::{Error, Result};
