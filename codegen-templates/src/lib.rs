@@ -24,4 +24,55 @@
 //!
 //! The `prepare` module (feature `host`) turns model quantization (float
 //! scales) into these params exactly as TFLite's `Prepare` functions do.
-#![cfg_attr(not(feature = "host"), no_std)]
+#![cfg_attr(not(any(feature = "host", test)), no_std)]
+//!
+//! ## Kernels
+//!
+//! | file | kernels | TFLM reference |
+//! |---|---|---|
+//! | [`conv2d`] | `conv2d` | `reference_integer_ops::ConvPerChannel` |
+//! | [`depthwise_conv2d`] | `depthwise_conv2d` | `reference_integer_ops::DepthwiseConvPerChannel` |
+//! | [`fully_connected`] | `fully_connected` | `reference_integer_ops::FullyConnected{,PerChannel}` |
+//! | [`pool2d`] | `avg_pool2d`, `max_pool2d` | `reference_integer_ops::{AveragePool,MaxPool}` |
+//! | [`add`] | `add` | `reference_integer_ops::{Add,BroadcastAdd6DSlow}` |
+//! | [`mul`] | `mul` | `reference_integer_ops::{Mul,BroadcastMul6DSlow}` |
+//! | [`mean`] | `mean` | `reference_ops::QuantizedMeanOrSum` (micro `reduce_common.cc`) |
+//! | [`softmax`] | `softmax` | `reference_ops::Softmax` (int8 -> int8) |
+//! | [`logistic`] | `logistic` | `reference_integer_ops::Logistic` (int8) |
+//! | [`tanh`] | `tanh` | `reference_integer_ops::Tanh` (int8) |
+//! | [`relu`] | `relu` | micro `ReluQuantized` / `Relu6Quantized` |
+//! | [`pad`] | `pad` | `reference_ops::Pad` |
+//! | [`concatenation`] | `concatenation` | `reference_ops::Concatenation` (one call per input) |
+//! | [`quantize`] | `quantize`, `requantize` | `reference_ops::{AffineQuantize,Requantize}` |
+//! | [`dequantize`] | `dequantize` | `reference_ops::Dequantize` |
+//! | [`copy`] | `copy` | RESHAPE / SQUEEZE (memcpy) |
+//!
+//! Each file's module docs state the arithmetic contract; the matching
+//! `prepare::<file>` module (feature `host`) derives the params from model
+//! scales and zero points exactly as TFLM's `Prepare` does.
+
+pub mod add;
+pub mod concatenation;
+pub mod conv2d;
+pub mod copy;
+pub mod depthwise_conv2d;
+pub mod dequantize;
+pub mod fully_connected;
+pub mod logistic;
+pub mod mean;
+pub mod mul;
+pub mod pad;
+pub mod pool2d;
+pub mod quantize;
+pub mod relu;
+pub mod softmax;
+pub mod tanh;
+
+#[cfg(feature = "host")]
+pub mod prepare;
+
+#[cfg(test)]
+mod testutil;
+
+#[cfg(feature = "host")]
+pub use prepare::{Activation, Padding, PrepareError, Quant};
