@@ -1,1 +1,3 @@
 //! Shared harness for mcuc integration tests and the xtask.
+
+pub mod qemu;
