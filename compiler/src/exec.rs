@@ -65,20 +65,9 @@ pub fn run(g: &Graph, inputs: &[Array]) -> Result<Vec<Array>> {
         let mut out = vec![0i8; g.fact(node.outputs[0]).bytes()];
         {
             let ins: Vec<&[i8]> = kernel
-                .activation_inputs()
+                .inputs
                 .iter()
-                .map(|v| {
-                    buffers
-                        .get(v)
-                        .map(Vec::as_slice)
-                        .ok_or_else(|| Error::Verify {
-                            stage: "exec".into(),
-                            errors: vec![format!(
-                                "node `{}` reads {v} before it is computed",
-                                node.name
-                            )],
-                        })
-                })
+                .map(|&v| read(g, &buffers, v, &node.name))
                 .collect::<Result<_>>()?;
             kernel.execute(&ins, &mut out);
         }
@@ -99,6 +88,25 @@ pub fn run(g: &Graph, inputs: &[Array]) -> Result<Vec<Array>> {
             ))
         })
         .collect()
+}
+
+/// The bytes of value `v`: computed, or constant data.
+fn read<'a>(
+    g: &'a Graph,
+    buffers: &'a BTreeMap<ValueId, Vec<i8>>,
+    v: ValueId,
+    node: &str,
+) -> Result<&'a [i8]> {
+    if let Some(b) = buffers.get(&v) {
+        return Ok(b);
+    }
+    if let Some(data) = &g.value(v).data {
+        return Ok(mcuc_runtime::arena::as_i8(data));
+    }
+    Err(Error::Verify {
+        stage: "exec".into(),
+        errors: vec![format!("node `{node}` reads {v} before it is computed")],
+    })
 }
 
 /// `mcuc run`: reads the model and `.npy` inputs, writes `.npy` outputs.

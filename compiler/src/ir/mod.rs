@@ -394,8 +394,4 @@ impl Graph {
             .map(|v| v.data.as_ref().map_or(0, |d| d.len()))
             .sum()
     }
-
-    pub(crate) fn dag(&self) -> &StableDiGraph<Node, ValueId, u32> {
-        &self.dag
-    }
 }

@@ -1,15 +1,31 @@
-//! Kernel bindings: IR node -> the template function that executes it, its
-//! specialized parameters and constant operands.
+//! Kernel bindings: IR node -> calls of template functions with their
+//! parameters and constant operands.
 //!
-//! One file per operator family. Each binding computes the kernel parameters
-//! once (via `mcuc_templates` prepare functions, which mirror TFLite's
-//! `Prepare`), and offers them two ways:
-//! - [`Kernel::execute`] calls the template function on the host (`mcuc run`);
-//! - [`Kernel::template`], [`Kernel::params`] and [`Kernel::args`] let the
-//!   code generator specialize the same function for the firmware.
+//! One file per operator family. A binding computes the kernel parameters
+//! once, through the `mcuc_templates::prepare` functions (which mirror
+//! TFLite-Micro's `Prepare`), and offers each call two ways:
+//! - [`Call::run`] executes the template function on the host (`mcuc run`);
+//! - [`Call::file`], [`Call::function`], [`Call::params`] and [`Call::args`]
+//!   let the code generator specialize the very same function for the
+//!   firmware.
+
+mod activation;
+mod binary;
+mod concat;
+mod conv;
+mod fully_connected;
+mod mean;
+mod pad;
+mod pool2d;
+mod quantize;
+mod reshape;
+mod softmax;
+
+use mcuc_templates::prepare::{self, PrepareError};
 
 use crate::error::{Error, Result};
-use crate::ir::{Graph, NodeId, Op, ValueId};
+use crate::ir::ops::Activation;
+use crate::ir::{Graph, Node, NodeId, Op, Value, ValueId};
 
 /// A constant operand of a kernel call.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,7 +38,7 @@ pub enum ConstData {
 /// parameter name.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {
-    /// The k-th entry of [`Kernel::activation_inputs`].
+    /// The k-th entry of [`Lowered::inputs`].
     Input(usize),
     /// The op's output buffer.
     Output,
@@ -30,28 +46,141 @@ pub enum Arg {
     Const(ConstData),
 }
 
-/// A lowered operator.
-pub trait Kernel {
-    /// Template file (in `codegen-templates/src/`) and function name.
-    fn template(&self) -> (&'static str, &'static str);
-    /// The params struct, serialized field by field.
-    fn params(&self) -> serde_json::Value;
-    /// Activation values the kernel reads, in argument order.
-    fn activation_inputs(&self) -> Vec<ValueId>;
-    /// The call's arguments after `p`, by template parameter name.
-    fn args(&self) -> Vec<(&'static str, Arg)>;
-    /// Runs the kernel on the host.
-    fn execute(&self, inputs: &[&[i8]], output: &mut [i8]);
+type HostFn = Box<dyn Fn(&[&[i8]], &mut [i8]) + Send + Sync>;
+
+/// One call of a template function.
+pub struct Call {
+    /// Template file in `codegen-templates/src/`.
+    pub file: &'static str,
+    pub function: &'static str,
+    /// The params struct, field by field.
+    pub params: serde_json::Value,
+    /// Arguments after `p`, by template parameter name, in order.
+    pub args: Vec<(&'static str, Arg)>,
+    run: HostFn,
 }
 
-/// Lowers node `n` of `g` to its kernel.
-pub fn lower(g: &Graph, n: NodeId) -> Result<Box<dyn Kernel>> {
-    let node = g.node(n);
-    match &node.op {
-        other => Err(Error::node(
-            &node.name,
-            other.name(),
-            "has no kernel binding yet",
-        )),
+impl Call {
+    /// Runs the call on the host: `inputs` are the op's activation inputs.
+    pub fn run(&self, inputs: &[&[i8]], output: &mut [i8]) {
+        (self.run)(inputs, output)
     }
 }
+
+/// A lowered operator: its activation inputs and the calls that compute its
+/// output.
+pub struct Lowered {
+    pub inputs: Vec<ValueId>,
+    pub calls: Vec<Call>,
+    /// The output is the input's bytes under another shape (RESHAPE): no
+    /// code is needed when the planner gives both the same offset.
+    pub alias: bool,
+}
+
+impl Lowered {
+    /// Runs every call on the host.
+    pub fn execute(&self, inputs: &[&[i8]], output: &mut [i8]) {
+        for call in &self.calls {
+            call.run(inputs, output);
+        }
+    }
+}
+
+/// Builds a [`Call`] from a template function and its typed params.
+macro_rules! call {
+    ($file:literal, $module:ident :: $function:ident, $params:expr, [$($name:literal => $arg:expr),* $(,)?], $run:expr) => {{
+        let params = $params;
+        $crate::kernels::Call {
+            file: $file,
+            function: stringify!($function),
+            params: serde_json::to_value(&params).unwrap_or_default(),
+            args: vec![$(($name, $arg)),*],
+            run: Box::new($run(params)),
+        }
+    }};
+}
+pub(crate) use call;
+
+/// Lowers node `n` of `g`.
+pub fn lower(g: &Graph, n: NodeId) -> Result<Lowered> {
+    let node = g.node(n);
+    let cx = Cx { g, node };
+    match &node.op {
+        Op::Conv2d(op) => conv::conv2d(&cx, op),
+        Op::DepthwiseConv2d(op) => conv::depthwise_conv2d(&cx, op),
+        Op::FullyConnected(op) => fully_connected::lower(&cx, op),
+        Op::Add(op) => binary::add(&cx, op),
+        Op::Mul(op) => binary::mul(&cx, op),
+        Op::AvgPool2d(op) => pool2d::avg(&cx, op),
+        Op::MaxPool2d(op) => pool2d::max(&cx, op),
+        Op::Mean(op) => mean::lower(&cx, op),
+        Op::Reshape(_) => reshape::lower(&cx),
+        Op::Softmax(op) => softmax::lower(&cx, op),
+        Op::Logistic(_) => activation::logistic(&cx),
+        Op::Tanh(_) => activation::tanh(&cx),
+        Op::Relu(op) => activation::relu(&cx, op),
+        Op::Pad(op) => pad::lower(&cx, op),
+        Op::Concat(op) => concat::lower(&cx, op),
+        Op::Quantize(_) => quantize::quantize(&cx),
+        Op::Dequantize(_) => quantize::dequantize(&cx),
+    }
+}
+
+/// What a binding sees of its node.
+pub(crate) struct Cx<'a> {
+    g: &'a Graph,
+    node: &'a Node,
+}
+
+impl Cx<'_> {
+    fn input(&self, i: usize) -> &Value {
+        self.g.value(self.node.inputs[i])
+    }
+
+    fn output(&self) -> &Value {
+        self.g.value(self.node.outputs[0])
+    }
+
+    fn error(&self, message: impl Into<String>) -> Error {
+        Error::node(&self.node.name, self.node.op.name(), message)
+    }
+
+    /// TFLM's `Prepare` would reject this node.
+    fn prepare_error(&self, e: PrepareError) -> Error {
+        self.error(e.0)
+    }
+
+    /// Per-tensor quantization of value `v`.
+    fn quant(&self, v: &Value) -> Result<prepare::Quant> {
+        let q = v
+            .fact
+            .quant
+            .as_ref()
+            .ok_or_else(|| self.error(format!("tensor `{}` has no quantization", v.name)))?;
+        let zp = i32::try_from(q.zero_point())
+            .map_err(|_| self.error(format!("tensor `{}` zero point out of range", v.name)))?;
+        Ok(prepare::Quant::new(q.scale(), zp))
+    }
+
+    fn const_i8(&self, v: &Value) -> Result<Vec<i8>> {
+        v.const_i8()
+            .ok_or_else(|| self.error(format!("`{}` must be a constant int8 tensor", v.name)))
+    }
+
+    fn const_i32(&self, v: &Value) -> Result<Vec<i32>> {
+        v.const_i32()
+            .ok_or_else(|| self.error(format!("`{}` must be a constant int32 tensor", v.name)))
+    }
+}
+
+fn activation(a: Activation) -> prepare::Activation {
+    match a {
+        Activation::None => prepare::Activation::None,
+        Activation::Relu => prepare::Activation::Relu,
+        Activation::Relu6 => prepare::Activation::Relu6,
+        Activation::ReluN1To1 => prepare::Activation::ReluN1To1,
+    }
+}
+
+#[cfg(test)]
+mod tests;

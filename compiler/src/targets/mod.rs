@@ -75,13 +75,14 @@ pub enum MemoryMap {
 impl Target {
     /// A built-in target by name.
     pub fn builtin(name: &str) -> Result<Target> {
-        let (_, src) = BUILTIN
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| Error::UnknownTarget {
-                name: name.to_string(),
-                known: names().join(", "),
-            })?;
+        let (_, src) =
+            BUILTIN
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or_else(|| Error::UnknownTarget {
+                    name: name.to_string(),
+                    known: names().join(", "),
+                })?;
         Target::from_toml(src, name)
     }
 
@@ -193,7 +194,10 @@ mod tests {
         let f746 = Target::builtin("f746").expect("f746");
         assert_eq!(f746.sram_bytes(), 320 * 1024);
         assert_eq!(f746.flash.length, 1024 * 1024);
-        assert_eq!(f746.qemu.as_ref().map(|q| q.machine.as_str()), Some("mps2-an500"));
+        assert_eq!(
+            f746.qemu.as_ref().map(|q| q.machine.as_str()),
+            Some("mps2-an500")
+        );
         let h743 = Target::builtin("h743").expect("h743");
         assert_eq!(h743.ram[0].length, 128 * 1024);
         assert!(h743.ram.len() > 1);
@@ -204,19 +208,39 @@ mod tests {
     #[test]
     fn unknown_target_lists_the_known_ones() {
         let e = Target::builtin("esp32").unwrap_err().to_string();
-        assert!(e.contains("esp32") && e.contains("f746") && e.contains("rp2040"), "{e}");
+        assert!(
+            e.contains("esp32") && e.contains("f746") && e.contains("rp2040"),
+            "{e}"
+        );
     }
 
     #[test]
     fn memory_x_reserves_the_stack_above_ram() {
         let t = Target::builtin("f746").expect("f746");
         let m = t.memory_x(MemoryMap::Qemu).expect("qemu map");
-        assert!(m.contains("FLASH : ORIGIN = 0x00000000, LENGTH = 1048576"), "{m}");
-        assert!(m.contains(&format!("RAM : ORIGIN = 0x20000000, LENGTH = {}", 327680 - 8192)), "{m}");
-        assert!(m.contains("_stack_start = ORIGIN(RAM) + LENGTH(RAM) + 8192;"), "{m}");
+        assert!(
+            m.contains("FLASH : ORIGIN = 0x00000000, LENGTH = 1048576"),
+            "{m}"
+        );
+        assert!(
+            m.contains(&format!(
+                "RAM : ORIGIN = 0x20000000, LENGTH = {}",
+                327680 - 8192
+            )),
+            "{m}"
+        );
+        assert!(
+            m.contains("_stack_start = ORIGIN(RAM) + LENGTH(RAM) + 8192;"),
+            "{m}"
+        );
         let d = t.memory_x(MemoryMap::Device).expect("device map");
         assert!(d.contains("FLASH : ORIGIN = 0x08000000"), "{d}");
-        assert!(Target::builtin("rp2040").expect("rp").memory_x(MemoryMap::Qemu).is_err());
+        assert!(
+            Target::builtin("rp2040")
+                .expect("rp")
+                .memory_x(MemoryMap::Qemu)
+                .is_err()
+        );
     }
 
     #[test]
