@@ -101,12 +101,17 @@ fn read<'a>(
         return Ok(b);
     }
     if let Some(data) = &g.value(v).data {
-        return Ok(mcuc_runtime::arena::as_i8(data));
+        return Ok(bytes_as_i8(data));
     }
     Err(Error::Verify {
         stage: "exec".into(),
         errors: vec![format!("node `{node}` reads {v} before it is computed")],
     })
+}
+
+/// Constant bytes as `i8` (two's complement, same bits).
+pub(crate) fn bytes_as_i8(bytes: &[u8]) -> &[i8] {
+    mcuc_runtime::arena::as_i8(bytes)
 }
 
 /// `mcuc run`: reads the model and `.npy` inputs, writes `.npy` outputs.

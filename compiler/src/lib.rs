@@ -12,6 +12,7 @@
 //!
 //! The IR is described in [`ir`]; every step ends in [`ir::verify`].
 
+mod build_api;
 pub mod codegen;
 pub mod error;
 pub mod exec;
@@ -20,7 +21,11 @@ pub mod inspect;
 pub mod ir;
 pub mod kernels;
 pub mod npy;
+pub mod pipeline;
 pub mod plan;
 pub mod targets;
 
+pub use build_api::{Build, compile_model, write_files};
 pub use error::{Error, Result};
+pub use pipeline::{Generated, Options, Report};
+pub use targets::{MemoryMap, Target};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -16,8 +16,44 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Map {
+    Device,
+    Qemu,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Compile a model into a Rust module, weights, memory.x and a report.
+    Compile {
+        model: PathBuf,
+        #[arg(long, default_value = "f746")]
+        target: String,
+        /// Output directory.
+        #[arg(short, long, default_value = "mcuc-out")]
+        out: PathBuf,
+        /// Stem of the generated module and files.
+        #[arg(long, default_value = "model")]
+        name: String,
+        /// Force one memory placement strategy.
+        #[arg(long)]
+        planner: Option<String>,
+        /// Memory map of memory.x: the device's or QEMU's.
+        #[arg(long, value_enum, default_value = "device")]
+        memory_map: Map,
+    },
+    /// Print the memory plan: arena, lower bound, per-layer buffers.
+    Plan {
+        model: PathBuf,
+        #[arg(long, default_value = "f746")]
+        target: String,
+        /// Force one memory placement strategy.
+        #[arg(long)]
+        planner: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print one line per layer (op, shapes, params, MACs, weight bytes) and totals.
     Inspect {
         model: PathBuf,
@@ -35,6 +71,8 @@ enum Command {
         #[arg(long = "output", required = true)]
         outputs: Vec<PathBuf>,
     },
+    /// List the built-in targets.
+    Targets,
 }
 
 fn main() -> ExitCode {
@@ -49,16 +87,65 @@ fn main() -> ExitCode {
     }
 }
 
+fn json<T: serde::Serialize>(value: &T) -> mcuc::Result<String> {
+    serde_json::to_string_pretty(value).map_err(|e| mcuc::Error::Usage {
+        message: format!("cannot serialize: {e}"),
+    })
+}
+
 fn run(cli: Cli) -> mcuc::Result<()> {
     match cli.command {
-        Command::Inspect { model, json } => {
+        Command::Compile {
+            model,
+            target,
+            out,
+            name,
+            planner,
+            memory_map,
+        } => {
+            let mut build = mcuc::Build::new(&model);
+            build
+                .target(&target)
+                .name(&name)
+                .out_dir(&out)
+                .memory_map(match memory_map {
+                    Map::Device => mcuc::MemoryMap::Device,
+                    Map::Qemu => mcuc::MemoryMap::Qemu,
+                });
+            if let Some(p) = &planner {
+                build.planner(p);
+            }
+            let report = build.compile()?;
+            print!("{}", mcuc::pipeline::render_report(&report));
+            println!("\nwrote {}", out.display());
+            Ok(())
+        }
+        Command::Plan {
+            model,
+            target,
+            planner,
+            json: as_json,
+        } => {
+            let target = mcuc::Target::builtin(&target)?;
+            let graph = mcuc::import::load(&model)?;
+            let mut opts = mcuc::Options::default();
+            opts.planner.strategy = planner;
+            let (_, report) = mcuc::pipeline::plan(&graph, &target, &opts)?;
+            if as_json {
+                println!("{}", json(&report)?);
+            } else {
+                print!("{}", mcuc::pipeline::render_report(&report));
+            }
+            Ok(())
+        }
+        Command::Inspect {
+            model,
+            json: as_json,
+        } => {
             let graph = mcuc::import::load(&model)?;
             let summary = mcuc::inspect::summarize(&graph)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&summary).unwrap_or_default()
-                );
+            if as_json {
+                println!("{}", json(&summary)?);
             } else {
                 print!("{}", mcuc::inspect::render_text(&summary));
             }
@@ -69,5 +156,23 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             inputs,
             outputs,
         } => mcuc::exec::run_files(&model, &inputs, &outputs),
+        Command::Targets => {
+            for t in mcuc::targets::builtin_targets()? {
+                println!(
+                    "{:<10} {:<14} {:<22} SRAM {:>4} KB  flash {:>5} KB  {}{}",
+                    t.name,
+                    t.core,
+                    t.triple,
+                    t.sram_bytes() / 1024,
+                    t.flash.length / 1024,
+                    if t.dsp { "DSP " } else { "" },
+                    t.qemu
+                        .as_ref()
+                        .map(|q| format!("qemu {}", q.machine))
+                        .unwrap_or_else(|| "no qemu".into())
+                );
+            }
+            Ok(())
+        }
     }
 }

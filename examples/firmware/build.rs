@@ -72,8 +72,11 @@ fn compile_with_mcuc(model: &Path, _target: &str, _out_dir: &Path) -> Result<()>
 }
 
 fn use_pregenerated(dir: &Path, out_dir: &Path) -> Result<()> {
-    for name in ["model.rs", "memory.x"] {
+    for name in ["model.rs", "memory.x", "model.weights.bin"] {
         let src = dir.join(name);
+        if name.ends_with(".bin") && !src.exists() {
+            continue; // a model without constant data has no blob
+        }
         println!("cargo:rerun-if-changed={}", src.display());
         let text = fs::read(&src)
             .map_err(|e| format!("MCUC_PREGENERATED: cannot read {}: {e}", src.display()))?;

@@ -83,9 +83,71 @@ impl Template {
         new_name: &str,
         doc: &[String],
     ) -> Result<TokenStream> {
+        let s = self.substitute(function, params)?;
+        let mut f = s.function;
+        f.sig.ident = syn::Ident::new(new_name, Span::call_site());
+        let (consts, stmts, attrs, sig) = (&s.consts, &f.block.stmts, &f.attrs, &f.sig);
+        let docs = doc.iter().map(|d| quote! { #[doc = #d] });
+        Ok(quote! {
+            #(#docs)*
+            #(#attrs)*
+            #sig {
+                #(#consts)*
+                #(#stmts)*
+            }
+        })
+    }
+
+    /// The statements of `function` specialized with `params`, preceded by
+    /// `let <arg>: <type> = <expr>;` for every argument: the body of a call
+    /// inlined where the arguments are. Every argument must be bound, and
+    /// only arguments may be.
+    pub fn inline_call(
+        &self,
+        function: &str,
+        params: &serde_json::Value,
+        bindings: &[(String, TokenStream)],
+    ) -> Result<TokenStream> {
+        let s = self.substitute(function, params)?;
         let err = |m: String| template_error(&self.file_name, format!("`{function}`: {m}"));
-        let f = self.function(function)?;
-        let mut f = f.clone();
+        let mut lets = Vec::new();
+        for arg in &s.function.sig.inputs {
+            let syn::FnArg::Typed(t) = arg else { continue };
+            let syn::Pat::Ident(pat) = &*t.pat else {
+                return Err(err("arguments must be plain identifiers".into()));
+            };
+            let name = pat.ident.to_string();
+            let expr = bindings
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, e)| e)
+                .ok_or_else(|| err(format!("argument `{name}` is not bound")))?;
+            let ident = &pat.ident;
+            let ty = &t.ty;
+            lets.push(quote! { let #ident: #ty = #expr; });
+        }
+        if let Some((extra, _)) = bindings.iter().find(|(n, _)| {
+            !s.function.sig.inputs.iter().any(|a| match a {
+                syn::FnArg::Typed(t) => {
+                    matches!(&*t.pat, syn::Pat::Ident(i) if i.ident == n.as_str())
+                }
+                syn::FnArg::Receiver(_) => false,
+            })
+        }) {
+            return Err(err(format!("has no argument `{extra}`")));
+        }
+        let (consts, stmts) = (&s.consts, &s.function.block.stmts);
+        Ok(quote! {
+            #(#lets)*
+            #(#consts)*
+            #(#stmts)*
+        })
+    }
+
+    /// Drops `p`, substitutes `p.field` and builds the `const` items.
+    fn substitute(&self, function: &str, params: &serde_json::Value) -> Result<Substituted> {
+        let err = |m: String| template_error(&self.file_name, format!("`{function}`: {m}"));
+        let mut f = self.function(function)?.clone();
         let first = f
             .sig
             .inputs
@@ -100,7 +162,6 @@ impl Template {
             .ok_or_else(|| err("parameters are not a JSON object".into()))?;
 
         f.sig.inputs = f.sig.inputs.into_iter().skip(1).collect();
-        f.sig.ident = syn::Ident::new(new_name, Span::call_site());
         f.vis = syn::Visibility::Inherited;
         f.attrs.retain(|a| !a.path().is_ident("doc"));
 
@@ -115,7 +176,14 @@ impl Template {
                 "uses `{p_name}` other than as `{p_name}.field`; templates may only read fields"
             )));
         }
-
+        if let Some(unknown) = subst.used.iter().find(|u| {
+            !fields
+                .fields
+                .iter()
+                .any(|f| f.ident.as_ref().is_some_and(|i| i == u.as_str()))
+        }) {
+            return Err(err(format!("reads unknown parameter `{unknown}`")));
+        }
         let mut consts = Vec::new();
         for field in &fields.fields {
             let Some(ident) = &field.ident else { continue };
@@ -136,27 +204,16 @@ impl Template {
             let konst = format_ident!("{}", name.to_uppercase());
             consts.push(quote! { const #konst: #ty = #lit; });
         }
-        if let Some(unknown) = subst.used.iter().find(|u| {
-            !fields
-                .fields
-                .iter()
-                .any(|f| f.ident.as_ref().is_some_and(|i| i == u.as_str()))
-        }) {
-            return Err(err(format!("reads unknown parameter `{unknown}`")));
-        }
-        let stmts = &f.block.stmts;
-        let attrs = &f.attrs;
-        let sig = &f.sig;
-        let docs = doc.iter().map(|d| quote! { #[doc = #d] });
-        Ok(quote! {
-            #(#docs)*
-            #(#attrs)*
-            #sig {
-                #(#consts)*
-                #(#stmts)*
-            }
+        Ok(Substituted {
+            function: f,
+            consts,
         })
     }
+}
+
+struct Substituted {
+    function: syn::ItemFn,
+    consts: Vec<TokenStream>,
 }
 
 fn template_error(file: &str, message: String) -> Error {
@@ -316,6 +373,45 @@ mod tests {
         assert!(code.contains("/// Layer 7."), "{code}");
         assert!(!code.contains("Adds an offset"), "{code}");
         assert_eq!(t.arg_names("scale").expect("args"), vec!["input", "output"]);
+    }
+
+    #[test]
+    fn inlines_a_call_with_bound_arguments() {
+        let t = Template::parse("scale.rs", TEMPLATE).expect("parse");
+        let params = serde_json::json!({"len": 2, "offset": 1, "clamp": false, "gain": 1.0});
+        let body = t
+            .inline_call(
+                "scale",
+                &params,
+                &[("input".into(), quote!(a)), ("output".into(), quote!(b))],
+            )
+            .expect("inline");
+        let code = pretty(quote! { fn f(a: &[i8], b: &mut [i8]) { #body } });
+        assert!(code.contains("let input: &[i8] = a;"), "{code}");
+        assert!(code.contains("let output: &mut [i8] = b;"), "{code}");
+        assert!(code.contains("const OFFSET: i32 = 1;"), "{code}");
+        let missing = t.inline_call("scale", &params, &[("input".into(), quote!(a))]);
+        assert!(
+            missing
+                .unwrap_err()
+                .to_string()
+                .contains("`output` is not bound")
+        );
+        let extra = t.inline_call(
+            "scale",
+            &params,
+            &[
+                ("input".into(), quote!(a)),
+                ("output".into(), quote!(b)),
+                ("bias".into(), quote!(c)),
+            ],
+        );
+        assert!(
+            extra
+                .unwrap_err()
+                .to_string()
+                .contains("no argument `bias`")
+        );
     }
 
     #[test]

@@ -86,10 +86,7 @@ pub fn import(bytes: &[u8], path: &Path) -> Result<Graph> {
                 .map_err(|e| planus_err("buffers", e))?,
             None => Vec::new(),
         };
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
+    let name = super::model_name(path);
     let mut im = Importer {
         path,
         graph: Graph::new(name),
