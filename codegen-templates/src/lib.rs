@@ -47,6 +47,19 @@
 //! | [`dequantize`] | `dequantize` | `reference_ops::Dequantize` |
 //! | [`copy`] | `copy` | RESHAPE / SQUEEZE (memcpy) |
 //!
+//! ## Notes for the specializer
+//!
+//! - `f32` fields (`QuantizeParams::scale`, `DequantizeParams::scale`) must be
+//!   emitted as literals that round-trip bit-exactly (Rust's `{:?}` of the
+//!   value plus an `f32` suffix does).
+//! - Negative `i32` values become unary-minus expressions. Kernels never
+//!   call a method on a possibly negative field (`p.count.wrapping_mul(p.in_zp)`,
+//!   not `p.in_zp.wrapping_mul(..)`); they do cast them (`p.pad_top as isize`),
+//!   where `-1 as isize` means `(-1) as isize` as intended.
+//! - CONCATENATION is one `concatenation` call per input, each with its own
+//!   params.
+//! - `conventions.rs` (tests) checks these conventions on every file.
+//!
 //! Each file's module docs state the arithmetic contract; the matching
 //! `prepare::<file>` module (feature `host`) derives the params from model
 //! scales and zero points exactly as TFLM's `Prepare` does.
@@ -71,6 +84,8 @@ pub mod tanh;
 #[cfg(feature = "host")]
 pub mod prepare;
 
+#[cfg(test)]
+mod conventions;
 #[cfg(test)]
 mod testutil;
 

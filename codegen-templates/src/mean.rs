@@ -81,7 +81,7 @@ pub fn mean(p: &MeanParams, input: &[i8], output: &mut [i8]) {
                                 }
                             }
                         }
-                        let shifted = sum.wrapping_sub(p.in_zp.wrapping_mul(p.count));
+                        let shifted = sum.wrapping_sub(p.count.wrapping_mul(p.in_zp));
                         let v = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
                             shifted,
                             p.multiplier,
