@@ -70,6 +70,13 @@ impl Build {
         self
     }
 
+    /// Whether to refuse models that do not fit the target (default true).
+    /// Turn off only for host builds of the generated code.
+    pub fn check_fit(&mut self, check: bool) -> &mut Self {
+        self.options.check_fit = check;
+        self
+    }
+
     /// Compiles into memory, writing nothing.
     pub fn generate(&self) -> Result<Generated> {
         let target = Target::builtin(&self.target)?;

@@ -1,3 +1,6 @@
-//! Shared harness for mcuc integration tests and the xtask.
+//! Shared harness for mcuc integration tests and the xtask: the model corpus,
+//! golden comparison, and the QEMU runner.
 
+pub mod corpus;
 pub mod qemu;
+pub mod generated;

@@ -365,56 +365,32 @@ fn xtask_qemu_prints_the_summary_and_writes_outputs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// End to end through the compiler: every model in `tests/models/` is
-/// compiled by build.rs (`mcuc::Build`), run twice on the same inputs, and
-/// must give identical outputs and instruction counts.
+/// End to end through the compiler: a corpus model is compiled by build.rs
+/// (`mcuc::Build`), run twice on the same inputs, and must give identical
+/// outputs and instruction counts.
 #[test]
-#[ignore = "needs mcuc::Build (compiler side) and models in tests/models/"]
 fn compiled_models_run_deterministically() {
-    let models = std::fs::read_dir(workspace_root().join("tests/models"))
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "tflite" || x == "onnx"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    assert!(!models.is_empty(), "no models in tests/models/");
-    for model in models {
-        let fw = qemu::build_firmware(
-            &ModelSource::Compile(model.clone()),
-            &f746(),
-            &BuildOptions::default(),
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", model.display()));
-        let io = qemu::describe(&fw, &f746(), &RunOptions::default()).unwrap();
-        // A fixed pseudo-random pattern of the right dtype and shape.
-        let inputs: Vec<Array> = io
-            .inputs
-            .iter()
-            .map(|t| {
-                let data = (0..t.bytes)
-                    .map(|i| (i as u32).wrapping_mul(2654435761).to_le_bytes()[3])
-                    .collect();
-                if t.dtype == DType::Float32 {
-                    let n = t.bytes / 4;
-                    let v: Vec<f32> = (0..n).map(|i| (i % 17) as f32 / 8.0 - 1.0).collect();
-                    f32_array(&t.shape, &v)
-                } else {
-                    Array::new(t.dtype, t.shape.clone(), data)
-                }
-            })
-            .collect();
-        let a = qemu::run_firmware(&fw, &f746(), &inputs, &RunOptions::default())
-            .unwrap_or_else(|e| panic!("{}: {e}", model.display()));
-        let b = qemu::run_firmware(&fw, &f746(), &inputs, &RunOptions::default()).unwrap();
-        assert_eq!(a, b, "{}", model.display());
-        println!(
-            "{}: insns={} flash={} ram={} stack={}",
-            model.display(),
-            a.insns,
-            a.flash,
-            a.ram,
-            a.stack
-        );
-    }
+    let models = mcuc_tests::corpus::models(&mcuc_tests::corpus::root()).expect("corpus");
+    let model = models
+        .iter()
+        .find(|m| m.id.ends_with("op_conv3x3_relu6"))
+        .or_else(|| models.first())
+        .expect("a corpus model");
+    let fw = qemu::build_firmware(
+        &ModelSource::Compile(model.model.clone()),
+        &f746(),
+        &BuildOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", model.id));
+    let golden = &model.goldens[0];
+    let inputs: Vec<Array> = golden
+        .inputs
+        .iter()
+        .map(|p| qemu::read_npy(p).expect("input"))
+        .collect();
+    let a = qemu::run_firmware(&fw, &f746(), &inputs, &RunOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", model.id));
+    let b = qemu::run_firmware(&fw, &f746(), &inputs, &RunOptions::default()).expect("second run");
+    assert_eq!(a, b, "{}", model.id);
+    assert!(a.insns > 0);
 }

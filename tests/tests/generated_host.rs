@@ -1,0 +1,45 @@
+//! The generated Rust, compiled for the host, against the TFLite goldens:
+//! every corpus model (`$MCUC_MODELS`, default the bundled `tests/models`)
+//! and every golden input must match byte for byte.
+
+use mcuc::npy;
+use mcuc_tests::{corpus, generated};
+
+#[test]
+fn every_corpus_model_compiled() {
+    let errors: Vec<String> = generated::ERRORS
+        .iter()
+        .map(|(id, e)| format!("{id}: {e}"))
+        .collect();
+    assert!(errors.is_empty(), "models mcuc could not compile:\n{}", errors.join("\n"));
+}
+
+#[test]
+fn generated_code_is_bit_exact_on_every_golden() {
+    let models = corpus::models(&corpus::root()).expect("corpus");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for m in &models {
+        let Some((_, runner)) = generated::MODELS.iter().find(|(id, _)| *id == m.id) else {
+            failures.push(format!("{}: no generated code", m.id));
+            continue;
+        };
+        for golden in &m.goldens {
+            let inputs: Vec<Vec<u8>> = golden
+                .inputs
+                .iter()
+                .map(|p| npy::read(p).expect("golden input").data)
+                .collect();
+            let outputs = runner(&inputs);
+            for (i, (got, path)) in outputs.iter().zip(&golden.outputs).enumerate() {
+                let want = npy::read(path).expect("golden output");
+                if *got != want.data {
+                    failures.push(format!("{} [{}] output {i} differs", m.id, golden.name));
+                }
+            }
+            checked += 1;
+        }
+    }
+    println!("{checked} goldens over {} models checked", models.len());
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
