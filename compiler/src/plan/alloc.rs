@@ -16,10 +16,12 @@
 //!   items largest first, best fit (Pisarchyk & Lee, "greedy by breadth").
 //! - `greedy-conflict`: items by decreasing bytes of the items they conflict
 //!   with (themselves included), first fit.
-//! - `exact`: branch and bound seeded with the best greedy result; proves
-//!   optimality when it finishes within its node budget.
+//! - `exact`: starts from the best greedy result. A sweep over time looks
+//!   for a placement meeting the lower bound (then bisects towards it), and
+//!   a branch and bound proves optimality or improves further when the
+//!   instance is small enough; both stop at a node budget.
 //!
-//! The exact search relies on this fact: some optimal placement is
+//! The branch and bound relies on this fact: some optimal placement is
 //! reproduced by first fit over its items sorted by offset (push every item
 //! to the lowest offset it fits; then first fit in offset order returns
 //! exactly those offsets). So the search enumerates item orders whose first
@@ -257,7 +259,7 @@ pub fn place(items: &[Item], strategy: &str, budget: &Budget) -> Result<Placemen
     match STRATEGIES.iter().find(|&&s| s == strategy) {
         Some(&"exact") => {
             let seed = best_greedy(items, &adj);
-            let mut p = exact(items, &adj, seed, budget.nodes);
+            let mut p = exact(items, &adj, seed, budget.nodes, true);
             p.strategy = "exact";
             Ok(p)
         }
@@ -272,17 +274,21 @@ pub fn place(items: &[Item], strategy: &str, budget: &Budget) -> Result<Placemen
 }
 
 /// Runs every greedy strategy, keeps the smallest arena (the earliest in
-/// [`STRATEGIES`] on ties), then improves it with the exact search when the
-/// instance is small enough. The result names the strategy whose offsets are
-/// returned; `optimal` says whether the exact search proved them optimal.
+/// [`STRATEGIES`] on ties), then improves it with the exact strategy (its
+/// branch and bound only when the instance has at most `budget.max_items`
+/// items). The result names the strategy whose offsets are returned;
+/// `optimal` says whether they are proven optimal.
 pub fn best(items: &[Item], budget: &Budget) -> Placement {
     let adj = conflict_lists(items);
     let seed = best_greedy(items, &adj);
     let non_empty = items.iter().filter(|it| it.size > 0).count();
-    if non_empty > budget.max_items {
-        return seed;
-    }
-    exact(items, &adj, seed, budget.nodes)
+    exact(
+        items,
+        &adj,
+        seed,
+        budget.nodes,
+        non_empty <= budget.max_items,
+    )
 }
 
 /// The exact strategy, starting from `seed` (returned unchanged, with
@@ -292,8 +298,15 @@ pub fn best(items: &[Item], budget: &Budget) -> Placement {
 ///    bisection between the bound and the best arena known (fast on the long
 ///    chains of real models, but it tries only offsets touching a live
 ///    neighbour or the arena's ends, so a failure proves nothing);
-/// 2. the canonical branch and bound (complete) below the best arena known.
-fn exact(items: &[Item], adj: &[Vec<usize>], seed: Placement, budget: u64) -> Placement {
+/// 2. if `branch`, the canonical branch and bound (complete) below the best
+///    arena known.
+fn exact(
+    items: &[Item],
+    adj: &[Vec<usize>],
+    seed: Placement,
+    budget: u64,
+    branch: bool,
+) -> Placement {
     let steps = items.iter().map(|it| it.last + 1).max().unwrap_or(0);
     let global_lb = super::bound::lower_bound(items, steps);
     if seed.arena <= global_lb {
@@ -335,6 +348,9 @@ fn exact(items: &[Item], adj: &[Vec<usize>], seed: Placement, budget: u64) -> Pl
         if target <= lo {
             target = lo + grain;
         }
+    }
+    if !branch {
+        return best;
     }
     let active: Vec<usize> = (0..items.len()).filter(|&i| items[i].size > 0).collect();
     let mut unplaced_at = vec![0usize; steps];

@@ -123,7 +123,7 @@ impl Default for PlanOptions {
             align: 16,
             exact_max_buffers: 256,
             exact_node_budget: 200_000,
-            schedule_beam_width: 4096,
+            schedule_beam_width: 1024,
             in_place: BTreeMap::new(),
         }
     }
@@ -215,6 +215,9 @@ pub struct MemoryPlan {
     pub arena_bytes: usize,
     /// Max of `live_bytes`: no placement for this order can use less.
     pub lower_bound_bytes: usize,
+    /// No order at all can use less, when known: the exact min-peak
+    /// schedule's peak (only without in-place sharing, which it ignores).
+    pub any_order_lower_bound_bytes: Option<usize>,
     /// Per step, the rounded-up bytes of every buffer live at that step,
     /// aliases counted once.
     pub live_bytes: Vec<usize>,
@@ -274,14 +277,19 @@ impl fmt::Display for MemoryPlan {
 /// strategy in [`alloc::STRATEGIES`]).
 pub fn plan(g: &Graph, opts: &PlanOptions) -> Result<MemoryPlan> {
     opts.check()?;
+    let candidates = schedule::candidates(g, opts)?;
     let mut best: Option<MemoryPlan> = None;
-    for (name, order) in schedule::candidates(g, opts)? {
+    for (name, order) in candidates.orders {
         let p = plan_order(g, order, &name, opts)?;
         if best.as_ref().is_none_or(|b| p.arena_bytes < b.arena_bytes) {
             best = Some(p);
         }
     }
-    best.ok_or_else(|| plan_error("no execution order to plan"))
+    let mut best = best.ok_or_else(|| plan_error("no execution order to plan"))?;
+    if opts.in_place.is_empty() {
+        best.any_order_lower_bound_bytes = candidates.any_order_bound;
+    }
+    Ok(best)
 }
 
 /// [`plan`], then [`verify`] with the matching options and an optional arena
@@ -321,6 +329,7 @@ pub fn plan_order(
         buffers,
         arena_bytes: placement.arena,
         lower_bound_bytes: lower_bound,
+        any_order_lower_bound_bytes: None,
         live_bytes,
         align: lt.align,
         strategy: placement.strategy.to_string(),

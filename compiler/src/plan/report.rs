@@ -47,6 +47,8 @@ pub struct PlanReport {
     pub model: String,
     pub arena_bytes: usize,
     pub lower_bound_bytes: usize,
+    /// No execution order can use less, when known.
+    pub any_order_lower_bound_bytes: Option<usize>,
     /// `arena_bytes / lower_bound_bytes`.
     pub ratio: f64,
     pub optimal: bool,
@@ -112,6 +114,7 @@ pub fn report(g: &Graph, plan: &MemoryPlan) -> PlanReport {
         model: g.name.clone(),
         arena_bytes: plan.arena_bytes,
         lower_bound_bytes: plan.lower_bound_bytes,
+        any_order_lower_bound_bytes: plan.any_order_lower_bound_bytes,
         ratio: plan.ratio(),
         optimal: plan.optimal,
         strategy: plan.strategy.clone(),
@@ -183,6 +186,9 @@ pub fn render_text(r: &PlanReport) -> String {
         if r.optimal { ", optimal" } else { "" },
         r.peak_layer
     );
+    if let Some(b) = r.any_order_lower_bound_bytes {
+        let _ = writeln!(out, "no execution order needs less than {b} B");
+    }
     let _ = writeln!(
         out,
         "strategy: {}, schedule: {}, alignment: {} B",

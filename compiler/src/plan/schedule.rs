@@ -17,7 +17,7 @@
 //!   heuristic instead. RESHAPE outputs share their input's bytes here too;
 //!   in-place sharing depends on the order and is ignored while scheduling.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::PlanOptions;
 use super::live::Lifetimes;
@@ -43,21 +43,33 @@ pub struct Scheduled {
 }
 
 /// Orders to try under `opts.schedule`, each with its name, without
-/// duplicates; the source order first.
-pub(crate) fn candidates(g: &Graph, opts: &PlanOptions) -> Result<Vec<(String, Vec<NodeId>)>> {
+/// duplicates, the source order first; and the minimum peak over all orders
+/// if the schedule search proved it.
+pub(crate) fn candidates(g: &Graph, opts: &PlanOptions) -> Result<Candidates> {
     use super::ScheduleChoice::*;
     let mut out = Vec::new();
+    let mut bound = None;
     if matches!(opts.schedule, Source | Auto) {
         out.push(("source".to_string(), source_order(g)?));
     }
     if matches!(opts.schedule, MinPeak | Auto) {
         let s = min_peak_order(g, opts)?;
+        bound = s.exact.then_some(s.peak);
         if !out.iter().any(|(_, o)| *o == s.order) {
             let name = if s.exact { "min-peak" } else { "min-peak-beam" };
             out.push((name.to_string(), s.order));
         }
     }
-    Ok(out)
+    Ok(Candidates {
+        orders: out,
+        any_order_bound: bound,
+    })
+}
+
+pub(crate) struct Candidates {
+    /// (schedule name, order).
+    pub orders: Vec<(String, Vec<NodeId>)>,
+    pub any_order_bound: Option<usize>,
 }
 
 type Bits = Vec<u64>;
@@ -70,20 +82,18 @@ fn set(b: &mut [u64], i: usize) {
     b[i / 64] |= 1 << (i % 64);
 }
 
-fn subset(a: &[u64], b: &[u64]) -> bool {
-    a.iter().zip(b).all(|(x, y)| x & !y == 0)
-}
-
 /// The graph as the scheduler sees it: nodes `0..n` in source order, byte
 /// groups (a value and its RESHAPE aliases) with their readers.
 struct Model {
     nodes: Vec<NodeId>,
-    preds: Vec<Bits>,
-    /// Groups each node reads (deduplicated) and creates.
+    /// Distinct predecessors and successors of each node.
+    preds: Vec<Vec<usize>>,
+    succs: Vec<Vec<usize>>,
+    /// Groups each node reads and creates (distinct).
     reads: Vec<Vec<usize>>,
     creates: Vec<Vec<usize>>,
     size: Vec<usize>,
-    readers: Vec<Bits>,
+    readers: Vec<Vec<usize>>,
     keep: Vec<bool>,
     /// Bytes live before the first step (graph inputs still to be read or
     /// returned), and bytes live at step 0 only (unread graph inputs).
@@ -95,14 +105,13 @@ impl Model {
     fn new(g: &Graph, opts: &PlanOptions) -> Result<Model> {
         let nodes = source_order(g)?;
         let n = nodes.len();
-        let words = n.div_ceil(64).max(1);
         // Sizes and alignment as the planner computes them (in-place off).
         let plain = PlanOptions {
             in_place: Default::default(),
             ..opts.clone()
         };
         let lt = Lifetimes::new(g, &nodes, &plain)?;
-        let mut group_of: std::collections::BTreeMap<ValueId, usize> = Default::default();
+        let mut group_of: BTreeMap<ValueId, usize> = BTreeMap::new();
         let mut size = Vec::new();
         for &r in &lt.roots {
             group_of.insert(lt.values[r].value, size.len());
@@ -113,25 +122,22 @@ impl Model {
                 group_of.insert(l.value, gr);
             }
         }
-        let pos: std::collections::BTreeMap<NodeId, usize> =
-            nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        let pos: BTreeMap<NodeId, usize> = nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
         let producers = g.producers();
-        let mut preds = vec![vec![0u64; words]; n];
-        let mut reads = vec![Vec::new(); n];
+        let mut preds: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+        let mut reads: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
         let mut creates = vec![Vec::new(); n];
-        let mut readers = vec![vec![0u64; words]; size.len()];
+        let mut readers: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); size.len()];
         let mut created = vec![false; size.len()];
         for (k, &id) in nodes.iter().enumerate() {
             let node = g.node(id);
             for v in &node.inputs {
-                if let Some(p) = producers.get(v).and_then(|p| pos.get(p)) {
-                    set(&mut preds[k], *p);
+                if let Some(&p) = producers.get(v).and_then(|p| pos.get(p)) {
+                    preds[k].insert(p);
                 }
                 if let Some(&gr) = group_of.get(v) {
-                    set(&mut readers[gr], k);
-                    if !reads[k].contains(&gr) {
-                        reads[k].push(gr);
-                    }
+                    readers[gr].insert(k);
+                    reads[k].insert(gr);
                 }
             }
             for v in &node.outputs {
@@ -144,6 +150,12 @@ impl Model {
                 }
             }
         }
+        let mut succs = vec![Vec::new(); n];
+        for (k, ps) in preds.iter().enumerate() {
+            for &p in ps {
+                succs[p].push(k);
+            }
+        }
         let mut keep = vec![false; size.len()];
         for v in &g.outputs {
             if let Some(&gr) = group_of.get(v) {
@@ -154,33 +166,35 @@ impl Model {
         for gr in 0..size.len() {
             if !created[gr] {
                 // A graph input (never written by a node).
-                if keep[gr] || readers[gr].iter().any(|&w| w != 0) {
+                if keep[gr] || !readers[gr].is_empty() {
                     initial += size[gr];
                 } else {
                     initial_extra += size[gr];
                 }
             }
         }
+        let list =
+            |v: Vec<BTreeSet<usize>>| v.into_iter().map(|s| s.into_iter().collect()).collect();
         Ok(Model {
             nodes,
-            preds,
-            reads,
+            preds: list(preds),
+            succs,
+            reads: list(reads),
             creates,
             size,
-            readers,
+            readers: list(readers),
             keep,
             initial,
             initial_extra,
         })
     }
 
-    /// Executes `k` after `done`: (bytes live during the step, bytes live after).
-    fn step(&self, done: &[u64], resident: usize, k: usize, first: bool) -> (usize, usize) {
-        let mut after = done.to_vec();
-        set(&mut after, k);
+    /// Runs `k` after `done` (which includes `k` already): (bytes live during
+    /// the step, bytes live after it).
+    fn step(&self, after: &[u64], resident: usize, k: usize, first: bool) -> (usize, usize) {
         let made: usize = self.creates[k].iter().map(|&gr| self.size[gr]).sum();
         let cost = resident + made + if first { self.initial_extra } else { 0 };
-        let still = |gr: usize| self.keep[gr] || !subset(&self.readers[gr], &after);
+        let still = |gr: usize| self.keep[gr] || self.readers[gr].iter().any(|&r| !has(after, r));
         let kept: usize = self.creates[k]
             .iter()
             .filter(|&&gr| still(gr))
@@ -197,6 +211,8 @@ impl Model {
 
 struct State {
     done: Bits,
+    /// Nodes not done whose predecessors all are, ascending.
+    ready: Vec<usize>,
     peak: usize,
     resident: usize,
 }
@@ -210,6 +226,7 @@ pub fn min_peak_order(g: &Graph, opts: &PlanOptions) -> Result<Scheduled> {
     let mut exact = true;
     let mut layer = vec![State {
         done: vec![0; words],
+        ready: (0..n).filter(|&k| m.preds[k].is_empty()).collect(),
         peak: 0,
         resident: m.initial,
     }];
@@ -220,14 +237,11 @@ pub fn min_peak_order(g: &Graph, opts: &PlanOptions) -> Result<Scheduled> {
         let mut links: Vec<(usize, usize)> = Vec::new();
         let mut index: HashMap<Bits, usize> = HashMap::new();
         for (si, s) in layer.iter().enumerate() {
-            for k in 0..n {
-                if has(&s.done, k) || !subset(&m.preds[k], &s.done) {
-                    continue;
-                }
-                let (cost, resident) = m.step(&s.done, s.resident, k, depth == 0);
-                let peak = s.peak.max(cost);
+            for &k in &s.ready {
                 let mut done = s.done.clone();
                 set(&mut done, k);
+                let (cost, resident) = m.step(&done, s.resident, k, depth == 0);
+                let peak = s.peak.max(cost);
                 match index.get(&done) {
                     Some(&j) => {
                         if peak < next[j].peak {
@@ -236,9 +250,18 @@ pub fn min_peak_order(g: &Graph, opts: &PlanOptions) -> Result<Scheduled> {
                         }
                     }
                     None => {
+                        let mut ready: Vec<usize> =
+                            s.ready.iter().copied().filter(|&r| r != k).collect();
+                        for &c in &m.succs[k] {
+                            if m.preds[c].iter().all(|&p| has(&done, p)) {
+                                ready.push(c);
+                            }
+                        }
+                        ready.sort_unstable();
                         index.insert(done.clone(), next.len());
                         next.push(State {
                             done,
+                            ready,
                             peak,
                             resident,
                         });

@@ -22,7 +22,8 @@
 //!    output shares a byte with one of its inputs, except as in 5.
 //! 7. Every buffer (rounded up) lies within `arena_bytes`, which is within
 //!    the optional capacity; `live_bytes` and `lower_bound_bytes` match a
-//!    recomputation, and `arena_bytes >= lower_bound_bytes`.
+//!    recomputation, and `arena_bytes >= lower_bound_bytes >=
+//!    any_order_lower_bound_bytes`.
 //!
 //! A plan that breaks only the capacity is reported as
 //! [`Error::DoesNotFit`]; anything else as [`Error::Verify`] with every
@@ -251,7 +252,6 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
         let b = &plan.buffers[*by_value.get(&v)?];
         Some(b.alias_of.unwrap_or(b.value))
     };
-    let mut members: BTreeMap<ValueId, Vec<ValueId>> = BTreeMap::new();
     for b in &plan.buffers {
         let Some(r) = b.alias_of else { continue };
         let who = format!("buffer {}", name(b.value));
@@ -259,7 +259,6 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
             errors.push(format!("{who}: aliases {r}, which has no buffer"));
             continue;
         };
-        members.entry(r).or_default().push(b.value);
         if rb.alias_of.is_some() {
             errors.push(format!("{who}: aliases {}, itself an alias", name(r)));
         }
@@ -429,6 +428,14 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
             errors.push(format!(
                 "lower_bound_bytes {} differs from the recomputed {lb}",
                 plan.lower_bound_bytes
+            ));
+        }
+        if let Some(b) = plan.any_order_lower_bound_bytes
+            && (b > lb || plan.arena_bytes < b)
+        {
+            errors.push(format!(
+                "any-order lower bound {b} exceeds this order's bound {lb} or the arena {}",
+                plan.arena_bytes
             ));
         }
         if plan.arena_bytes < lb {
