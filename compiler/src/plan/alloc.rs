@@ -255,22 +255,24 @@ fn best_greedy(items: &[Item], adj: &[Vec<usize>]) -> Placement {
 
 /// Runs one strategy by name.
 pub fn place(items: &[Item], strategy: &str, budget: &Budget) -> Result<Placement> {
-    let adj = conflict_lists(items);
-    match STRATEGIES.iter().find(|&&s| s == strategy) {
-        Some(&"exact") => {
-            let seed = best_greedy(items, &adj);
-            let mut p = exact(items, &adj, seed, budget.nodes, true);
-            p.strategy = "exact";
-            Ok(p)
-        }
-        Some(&name) => Ok(run_greedy(items, &adj, name)),
-        None => Err(Error::Usage {
+    let Some(&name) = STRATEGIES.iter().find(|&&s| s == strategy) else {
+        return Err(Error::Usage {
             message: format!(
                 "unknown placement strategy `{strategy}` (known: {})",
                 STRATEGIES.join(", ")
             ),
-        }),
-    }
+        });
+    };
+    let items = normalize(items)?;
+    let adj = conflict_lists(&items);
+    Ok(if name == "exact" {
+        let seed = best_greedy(&items, &adj);
+        let mut p = exact(&items, &adj, seed, budget.nodes, true);
+        p.strategy = "exact";
+        p
+    } else {
+        run_greedy(&items, &adj, name)
+    })
 }
 
 /// Runs every greedy strategy, keeps the smallest arena (the earliest in
@@ -278,17 +280,58 @@ pub fn place(items: &[Item], strategy: &str, budget: &Budget) -> Result<Placemen
 /// branch and bound only when the instance has at most `budget.max_items`
 /// items). The result names the strategy whose offsets are returned;
 /// `optimal` says whether they are proven optimal.
-pub fn best(items: &[Item], budget: &Budget) -> Placement {
-    let adj = conflict_lists(items);
-    let seed = best_greedy(items, &adj);
+pub fn best(items: &[Item], budget: &Budget) -> Result<Placement> {
+    let items = normalize(items)?;
+    let adj = conflict_lists(&items);
+    let seed = best_greedy(&items, &adj);
     let non_empty = items.iter().filter(|it| it.size > 0).count();
-    exact(
-        items,
+    Ok(exact(
+        &items,
         &adj,
         seed,
         budget.nodes,
         non_empty <= budget.max_items,
-    )
+    ))
+}
+
+/// The same problem with steps renumbered densely (an item's interval
+/// meets another's iff it did before) and empty items (no bytes, or
+/// `first > last`) made size 0 at step 0. Offsets stay below the sum of the
+/// sizes, so that sum must not overflow.
+fn normalize(items: &[Item]) -> Result<Vec<Item>> {
+    items
+        .iter()
+        .try_fold(0usize, |acc, it| acc.checked_add(it.size))
+        .ok_or_else(|| Error::Usage {
+            message: "the buffer sizes add up to more than the host's usize".into(),
+        })?;
+    let empty = |it: &Item| it.size == 0 || it.first > it.last;
+    let mut steps: Vec<usize> = items
+        .iter()
+        .filter(|it| !empty(it))
+        .flat_map(|it| [it.first, it.last])
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    let at = |s: usize| steps.binary_search(&s).unwrap_or(0);
+    Ok(items
+        .iter()
+        .map(|it| {
+            if empty(it) {
+                Item {
+                    size: 0,
+                    first: 0,
+                    last: 0,
+                }
+            } else {
+                Item {
+                    size: it.size,
+                    first: at(it.first),
+                    last: at(it.last),
+                }
+            }
+        })
+        .collect())
 }
 
 /// The exact strategy, starting from `seed` (returned unchanged, with
@@ -459,12 +502,12 @@ impl Sweep<'_> {
             .collect();
         busy.sort_unstable();
         let mut candidates = Vec::new();
-        let mut lo = 0;
+        let mut lo = 0usize;
         for &(o, e) in busy
             .iter()
             .chain(std::iter::once(&(self.target, self.target)))
         {
-            if o >= lo + it.size {
+            if o >= lo.saturating_add(it.size) {
                 candidates.push(lo);
                 candidates.push(o - it.size);
             }
@@ -579,7 +622,11 @@ impl Search<'_> {
         }
         for t in 0..self.floor.len() {
             if self.unplaced_at[t] > 0 {
-                lb = lb.max(self.floor[t] + self.unplaced_at[t] + self.above[t]);
+                lb = lb.max(
+                    self.floor[t]
+                        .saturating_add(self.unplaced_at[t])
+                        .saturating_add(self.above[t]),
+                );
             }
         }
         if lb >= self.best_arena {
@@ -682,7 +729,7 @@ mod tests {
             assert_eq!(p.arena, 48, "{s}");
         }
         // a and c may share bytes.
-        let p = best(&items, &Budget::default());
+        let p = best(&items, &Budget::default()).expect("sizes fit");
         assert_eq!(p.offsets[0], p.offsets[2]);
         assert!(p.optimal);
     }
@@ -705,11 +752,29 @@ mod tests {
             .map(|s| run_greedy(&items, &adj, s).arena)
             .min()
             .unwrap_or(0);
-        let p = best(&items, &Budget::default());
+        let p = best(&items, &Budget::default()).expect("sizes fit");
         assert_valid(&items, &p);
         assert!(p.optimal);
         assert_eq!(p.arena, brute_force(&items));
         assert!(p.arena <= greedy_arena);
+    }
+
+    #[test]
+    fn sparse_steps_and_empty_items_are_normalized() {
+        let big = usize::MAX - 1;
+        let items = [
+            it(16, big - 10, big),
+            it(16, big, big),
+            it(0, 0, big),
+            it(32, 7, 3), // inverted: empty
+        ];
+        for s in STRATEGIES {
+            let p = place(&items, s, &Budget::default()).expect("sizes fit");
+            assert_eq!(p.arena, 32, "{s}");
+            assert_eq!(p.offsets[3], 0);
+        }
+        let e = best(&[it(usize::MAX, 0, 0), it(2, 1, 1)], &Budget::default());
+        assert!(matches!(e, Err(Error::Usage { .. })));
     }
 
     #[test]
@@ -731,7 +796,7 @@ mod tests {
             max_items: 10,
             nodes: 0,
         };
-        let p = best(&items, &budget);
+        let p = best(&items, &budget).expect("sizes fit");
         assert_valid(&items, &p);
         assert!(p.arena >= super::super::bound::lower_bound(&items, 5));
         if p.arena > super::super::bound::lower_bound(&items, 5) {
@@ -760,7 +825,7 @@ mod tests {
                 assert_valid(&items, &p);
                 prop_assert!(p.arena >= lb, "{s}: {} < {lb}", p.arena);
             }
-            let p = best(&items, &Budget { max_items: 24, nodes: 2_000 });
+            let p = best(&items, &Budget { max_items: 24, nodes: 2_000 }).expect("sizes fit");
             assert_valid(&items, &p);
             prop_assert!(p.arena >= lb);
         }
@@ -776,7 +841,7 @@ mod tests {
 
         #[test]
         fn exact_equals_brute_force_on_small_instances(items in items_strategy(5, 5, 4)) {
-            let p = best(&items, &Budget { max_items: 10, nodes: 1_000_000 });
+            let p = best(&items, &Budget { max_items: 10, nodes: 1_000_000 }).expect("sizes fit");
             assert_valid(&items, &p);
             prop_assert!(p.optimal);
             prop_assert_eq!(p.arena, brute_force(&items), "{:?} {:?}", items, p.offsets);

@@ -15,20 +15,20 @@ use super::live::Lifetimes;
 use crate::error::Result;
 use crate::ir::{Graph, NodeId};
 
-/// Bytes live at each step (`steps` entries, more if an item ends later).
+/// Bytes live at each of the `steps` steps (parts of items outside
+/// `0..steps`, and items with `first > last`, are ignored).
 pub fn live_bytes(items: &[Item], steps: usize) -> Vec<usize> {
-    let len = items
+    let mut delta = vec![0i128; steps + 1];
+    for it in items
         .iter()
-        .map(|it| it.last.saturating_add(1))
-        .fold(steps, usize::max);
-    let mut delta = vec![0i128; len + 1];
-    for it in items.iter().filter(|it| it.first <= it.last) {
+        .filter(|it| it.first <= it.last && it.first < steps)
+    {
         delta[it.first] += it.size as i128;
-        delta[it.last + 1] -= it.size as i128;
+        delta[it.last.min(steps - 1) + 1] -= it.size as i128;
     }
-    let mut live = Vec::with_capacity(len);
+    let mut live = Vec::with_capacity(steps);
     let mut cur: i128 = 0;
-    for d in &delta[..len] {
+    for d in &delta[..steps] {
         cur += d;
         live.push(usize::try_from(cur).unwrap_or(usize::MAX));
     }
@@ -68,6 +68,9 @@ mod tests {
         let items = [it(16, 0, 1), it(32, 1, 2), it(48, 2, 2), it(0, 0, 2)];
         assert_eq!(live_bytes(&items, 3), vec![16, 48, 80]);
         assert_eq!(lower_bound(&items, 3), 80);
+        // Outside the steps asked for, and inverted intervals, do not count.
+        let items = [it(16, 1, usize::MAX), it(8, 5, 9), it(4, 2, 1)];
+        assert_eq!(live_bytes(&items, 3), vec![0, 16, 16]);
     }
 
     #[test]

@@ -167,6 +167,7 @@ pub(crate) fn check_order(g: &Graph, order: &[NodeId]) -> Result<BTreeMap<NodeId
 
 impl Lifetimes {
     pub fn new(g: &Graph, order: &[NodeId], opts: &PlanOptions) -> Result<Lifetimes> {
+        opts.check()?;
         check_order(g, order)?;
         let steps = order.len().max(1);
         let inputs: BTreeSet<ValueId> = g.inputs.iter().copied().collect();

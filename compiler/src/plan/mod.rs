@@ -321,7 +321,7 @@ pub fn plan_order(
     };
     let placement = match &opts.strategy {
         Some(s) => alloc::place(&items, s, &budget)?,
-        None => alloc::best(&items, &budget),
+        None => alloc::best(&items, &budget)?,
     };
     let buffers = lt.buffers(&placement.offsets);
     Ok(MemoryPlan {

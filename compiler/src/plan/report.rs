@@ -3,13 +3,14 @@
 //! Invariant: the report is a pure function of the graph and the plan, in
 //! execution order, so it is as deterministic as the plan.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use super::MemoryPlan;
-use crate::ir::Graph;
 use crate::ir::ops::shape_str;
+use crate::ir::{Graph, NodeId, ValueId};
 
 /// A buffer live at a layer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -60,18 +61,26 @@ pub struct PlanReport {
     pub layers: Vec<LayerReport>,
 }
 
-/// Builds the report. Values the plan does not know are skipped (verify the
-/// plan first to rule that out).
+/// Builds the report. Nodes and values the graph does not have are skipped
+/// (verify the plan first to rule that out).
 pub fn report(g: &Graph, plan: &MemoryPlan) -> PlanReport {
+    let nodes: BTreeSet<NodeId> = g.node_ids().collect();
+    let known = |v: ValueId| v.index() < g.value_count();
     let mut layers = Vec::with_capacity(plan.order.len());
     for (t, &n) in plan.order.iter().enumerate() {
+        if !nodes.contains(&n) {
+            continue;
+        }
         let node = g.node(n);
+        if !node.inputs.iter().chain(&node.outputs).all(|&v| known(v)) {
+            continue;
+        }
         let in_facts: Vec<_> = node.inputs.iter().map(|&v| g.fact(v)).collect();
         let out_facts: Vec<_> = node.outputs.iter().map(|&v| g.fact(v)).collect();
         let mut buffers: Vec<LiveBuffer> = plan
             .buffers
             .iter()
-            .filter(|b| b.is_live_at(t))
+            .filter(|b| b.is_live_at(t) && known(b.value))
             .map(|b| LiveBuffer {
                 tensor: g.value(b.value).name.clone(),
                 offset: b.offset,
@@ -83,7 +92,10 @@ pub fn report(g: &Graph, plan: &MemoryPlan) -> PlanReport {
                 } else {
                     "live"
                 },
-                alias_of: b.alias_of.map(|a| g.value(a).name.clone()),
+                alias_of: b
+                    .alias_of
+                    .filter(|&a| known(a))
+                    .map(|a| g.value(a).name.clone()),
             })
             .collect();
         buffers.sort_by(|a, b| (a.offset, &a.tensor).cmp(&(b.offset, &b.tensor)));
