@@ -36,6 +36,7 @@
 
 use std::cmp::Reverse;
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
@@ -77,10 +78,14 @@ pub struct Placement {
 /// Limits of the exact search.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
-    /// Run the exact search (when not forced) only up to this many non-empty items.
+    /// Run the branch and bound (when not forced) only up to this many
+    /// non-empty items.
     pub max_items: usize,
-    /// Search nodes before giving up.
+    /// Search nodes per search phase before giving up.
     pub nodes: u64,
+    /// Wall-clock limit for the whole exact strategy. `None` (the default)
+    /// keeps plans reproducible; a limit makes them depend on the machine.
+    pub time: Option<Duration>,
 }
 
 impl Default for Budget {
@@ -88,7 +93,33 @@ impl Default for Budget {
         Budget {
             max_items: 256,
             nodes: 200_000,
+            time: None,
         }
+    }
+}
+
+/// A node budget and an optional deadline.
+#[derive(Clone, Copy, Debug)]
+struct Limit {
+    left: u64,
+    deadline: Option<Instant>,
+}
+
+impl Limit {
+    /// Counts one search node; true when the search must stop.
+    fn exhausted(&mut self) -> bool {
+        if self.left == 0 {
+            return true;
+        }
+        self.left -= 1;
+        if self.left.is_multiple_of(1024)
+            && let Some(d) = self.deadline
+            && Instant::now() >= d
+        {
+            self.left = 0;
+            return true;
+        }
+        false
     }
 }
 
@@ -267,7 +298,7 @@ pub fn place(items: &[Item], strategy: &str, budget: &Budget) -> Result<Placemen
     let adj = conflict_lists(&items);
     Ok(if name == "exact" {
         let seed = best_greedy(&items, &adj);
-        let mut p = exact(&items, &adj, seed, budget.nodes, true);
+        let mut p = exact(&items, &adj, seed, budget, true);
         p.strategy = "exact";
         p
     } else {
@@ -289,7 +320,7 @@ pub fn best(items: &[Item], budget: &Budget) -> Result<Placement> {
         &items,
         &adj,
         seed,
-        budget.nodes,
+        budget,
         non_empty <= budget.max_items,
     ))
 }
@@ -347,9 +378,14 @@ fn exact(
     items: &[Item],
     adj: &[Vec<usize>],
     seed: Placement,
-    budget: u64,
+    budget: &Budget,
     branch: bool,
 ) -> Placement {
+    let deadline = budget.time.map(|t| Instant::now() + t);
+    let limit = Limit {
+        left: budget.nodes,
+        deadline,
+    };
     let steps = items.iter().map(|it| it.last + 1).max().unwrap_or(0);
     let global_lb = super::bound::lower_bound(items, steps);
     if seed.arena <= global_lb {
@@ -368,7 +404,7 @@ fn exact(
     let (mut lo, mut hi) = (global_lb, seed.arena);
     let mut target = global_lb;
     for _ in 0..8 {
-        if let Some(offsets) = sweep(items, adj, target, budget) {
+        if let Some(offsets) = sweep(items, adj, target, limit) {
             best = Placement {
                 arena: arena_of(items, &offsets),
                 offsets,
@@ -413,8 +449,7 @@ fn exact(
         best_arena: best.arena,
         best: None,
         global_lb,
-        nodes: 0,
-        budget,
+        limit,
         aborted: false,
     };
     s.dfs(0, None, 0, 0);
@@ -440,7 +475,7 @@ fn gcd(a: usize, b: usize) -> usize {
 /// gap left by the placed items it conflicts with (and the arena's ends).
 /// What remains to do depends only on the next item and the placed items
 /// still live when it starts, so failed states are memoized.
-fn sweep(items: &[Item], adj: &[Vec<usize>], target: usize, budget: u64) -> Option<Vec<usize>> {
+fn sweep(items: &[Item], adj: &[Vec<usize>], target: usize, limit: Limit) -> Option<Vec<usize>> {
     let mut order: Vec<usize> = (0..items.len()).filter(|&i| items[i].size > 0).collect();
     if order.iter().any(|&i| items[i].size > target) {
         return None;
@@ -453,8 +488,7 @@ fn sweep(items: &[Item], adj: &[Vec<usize>], target: usize, budget: u64) -> Opti
         target,
         offset: vec![None; items.len()],
         failed: HashSet::new(),
-        nodes: 0,
-        budget,
+        limit,
     };
     match sw.go(0) {
         Some(true) => Some(sw.offset.iter().map(|o| o.unwrap_or(0)).collect()),
@@ -470,8 +504,7 @@ struct Sweep<'a> {
     offset: Vec<Option<usize>>,
     /// (next position in `order`, live placed items with their offsets).
     failed: HashSet<(usize, Vec<(usize, usize)>)>,
-    nodes: u64,
-    budget: u64,
+    limit: Limit,
 }
 
 impl Sweep<'_> {
@@ -492,8 +525,7 @@ impl Sweep<'_> {
         if self.failed.contains(&key) {
             return Some(false);
         }
-        self.nodes += 1;
-        if self.nodes > self.budget {
+        if self.limit.exhausted() {
             return None;
         }
         let mut busy: Vec<(usize, usize)> = self.adj[i]
@@ -543,8 +575,7 @@ struct Search<'a> {
     best_arena: usize,
     best: Option<Vec<usize>>,
     global_lb: usize,
-    nodes: u64,
-    budget: u64,
+    limit: Limit,
     aborted: bool,
 }
 
@@ -567,8 +598,7 @@ impl Search<'_> {
         if self.done() {
             return;
         }
-        self.nodes += 1;
-        if self.nodes > self.budget {
+        if self.limit.exhausted() {
             self.aborted = true;
             return;
         }
@@ -778,6 +808,20 @@ mod tests {
     }
 
     #[test]
+    fn a_time_limit_still_returns_a_valid_placement() {
+        let items: Vec<Item> = (0..40)
+            .map(|i| it(16 * (1 + (i * 7) % 5), i / 3, i / 3 + (i % 4)))
+            .collect();
+        let budget = Budget {
+            time: Some(Duration::ZERO),
+            ..Budget::default()
+        };
+        let p = place(&items, "exact", &budget).expect("sizes fit");
+        assert_valid(&items, &p);
+        assert!(p.arena >= super::super::bound::lower_bound(&items, 20));
+    }
+
+    #[test]
     fn unknown_strategy_is_an_error() {
         let e = place(&[it(1, 0, 0)], "random", &Budget::default());
         assert!(matches!(e, Err(Error::Usage { .. })));
@@ -795,6 +839,7 @@ mod tests {
         let budget = Budget {
             max_items: 10,
             nodes: 0,
+            time: None,
         };
         let p = best(&items, &budget).expect("sizes fit");
         assert_valid(&items, &p);
@@ -821,11 +866,11 @@ mod tests {
         fn every_strategy_is_valid_and_above_the_bound(items in items_strategy(24, 12, 64)) {
             let lb = super::super::bound::lower_bound(&items, 12);
             for s in STRATEGIES {
-                let p = place(&items, s, &Budget { max_items: 24, nodes: 2_000 }).expect("known");
+                let p = place(&items, s, &Budget { max_items: 24, nodes: 2_000, time: None }).expect("known");
                 assert_valid(&items, &p);
                 prop_assert!(p.arena >= lb, "{s}: {} < {lb}", p.arena);
             }
-            let p = best(&items, &Budget { max_items: 24, nodes: 2_000 }).expect("sizes fit");
+            let p = best(&items, &Budget { max_items: 24, nodes: 2_000, time: None }).expect("sizes fit");
             assert_valid(&items, &p);
             prop_assert!(p.arena >= lb);
         }
@@ -841,7 +886,7 @@ mod tests {
 
         #[test]
         fn exact_equals_brute_force_on_small_instances(items in items_strategy(5, 5, 4)) {
-            let p = best(&items, &Budget { max_items: 10, nodes: 1_000_000 }).expect("sizes fit");
+            let p = best(&items, &Budget { max_items: 10, nodes: 1_000_000, time: None }).expect("sizes fit");
             assert_valid(&items, &p);
             prop_assert!(p.optimal);
             prop_assert_eq!(p.arena, brute_force(&items), "{:?} {:?}", items, p.offsets);

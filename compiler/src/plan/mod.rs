@@ -22,8 +22,11 @@
 //!   [`InPlace`]), and their lifetimes for an order.
 //! - [`bound`] is the lower bound: for an order, the most bytes that must be
 //!   live at one step. No placement for that order can use less.
-//! - [`alloc`] places lifetime intervals: greedy strategies and an exact
-//!   branch and bound. All are run and the smallest arena wins.
+//! - [`alloc`] places lifetime intervals: greedy strategies (TFLite Micro's
+//!   rule, Pisarchyk & Lee's greedy by size and by breadth, by conflicts),
+//!   then an exact strategy (a time sweep aiming at the lower bound, and a
+//!   branch and bound that proves optimality on small instances). The
+//!   smallest arena wins.
 //! - [`report`] and [`corpus`] turn plans into serializable tables.
 //!
 //! Conventions: a step is an index into `order`; graph inputs are live from
@@ -104,10 +107,13 @@ pub struct PlanOptions {
     /// The exact placement runs only on orders with at most this many
     /// buffers (of non-zero size).
     pub exact_max_buffers: usize,
-    /// Search nodes the exact placement may expand before it gives up and
-    /// keeps the best placement found. A count, not a time, so plans are
+    /// Search nodes each phase of the exact placement may expand before it
+    /// gives up and keeps the best placement found. A count, so plans are
     /// reproducible.
     pub exact_node_budget: u64,
+    /// Optional wall-clock limit per exact placement. Off by default: with a
+    /// limit, plans may differ between machines and runs.
+    pub exact_time_limit: Option<std::time::Duration>,
     /// States per layer of the schedule search before it turns into a beam
     /// search (and stops being exact).
     pub schedule_beam_width: usize,
@@ -123,6 +129,7 @@ impl Default for PlanOptions {
             align: 16,
             exact_max_buffers: 256,
             exact_node_budget: 200_000,
+            exact_time_limit: None,
             schedule_beam_width: 1024,
             in_place: BTreeMap::new(),
         }
@@ -318,6 +325,7 @@ pub fn plan_order(
     let budget = alloc::Budget {
         max_items: opts.exact_max_buffers,
         nodes: opts.exact_node_budget,
+        time: opts.exact_time_limit,
     };
     let placement = match &opts.strategy {
         Some(s) => alloc::place(&items, s, &budget)?,
