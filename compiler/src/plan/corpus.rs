@@ -260,4 +260,22 @@ mod tests {
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
+
+    /// Planning a corpus model twice gives the same plan, byte for byte.
+    #[test]
+    fn corpus_plans_are_deterministic() {
+        let dir = models_dir().expect("no corpus (see the test above)");
+        let models = find_models(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let mut planned = 0;
+        for (file, _) in models {
+            let Ok(g) = crate::import::load(&file) else {
+                continue; // import failures are reported by the test above
+            };
+            let a = plan(&g, &PlanOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+            let b = plan(&g, &PlanOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(a, b, "{}", file.display());
+            planned += 1;
+        }
+        assert!(planned > 0, "no model planned under {}", dir.display());
+    }
 }
