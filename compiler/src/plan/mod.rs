@@ -29,6 +29,20 @@
 //!   smallest arena wins.
 //! - [`report`] and [`corpus`] turn plans into serializable tables.
 //!
+//! ```no_run
+//! # fn main() -> mcuc::Result<()> {
+//! use mcuc::plan::{PlanOptions, plan_verified, report};
+//! let g = mcuc::import::load(std::path::Path::new("model.tflite"))?;
+//! // Capacity: the target's SRAM for activations; DoesNotFit if exceeded.
+//! let p = plan_verified(&g, &PlanOptions::default(), Some(256 * 1024))?;
+//! for b in &p.buffers {
+//!     println!("{} at {}..{}", g.value(b.value).name, b.offset, b.end());
+//! }
+//! print!("{}", report::render_text(&report::report(&g, &p)));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Conventions: a step is an index into `order`; graph inputs are live from
 //! step 0, graph outputs until the last step, constants are not planned (they
 //! stay in flash). Sizes are rounded up to the plan's alignment, so the arena
