@@ -211,7 +211,7 @@ pub fn render_table(rows: &[CorpusRow]) -> String {
     let total_head: usize = ok.iter().filter_map(|r| r.tflm_head).sum();
     let _ = writeln!(
         out,
-        "{} models planned, {} failed; total arena {} B vs TFLM head {} B",
+        "{} models planned, {} not planned (see errors); total arena {} B vs TFLM head {} B",
         ok.len(),
         rows.len() - ok.len(),
         total_arena,
