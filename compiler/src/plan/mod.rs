@@ -1,1 +1,374 @@
-//! Memory planning (being written).
+//! Memory planning: one fixed byte offset per activation buffer, in one arena.
+//!
+//! Invariant established: every non-constant value that the graph reads or
+//! writes gets a [`Buffer`] with an aligned offset, and two buffers whose
+//! lifetimes (in steps of the execution [`MemoryPlan::order`]) overlap never
+//! share a byte, except an alias and the buffer it aliases. [`verify`] checks
+//! this independently and is the only way to get a [`VerifiedPlan`], which
+//! the code generator requires.
+//!
+//! ```text
+//!  Graph ──schedule──▶ orders ──live──▶ lifetimes ──bound──▶ lower bound
+//!                                           │
+//!                                           └──alloc (every strategy)──▶ offsets
+//!  best (order, strategy) by arena ──▶ MemoryPlan ──verify──▶ VerifiedPlan
+//! ```
+//!
+//! - [`schedule`] chooses execution orders: the source order, and an order
+//!   minimizing the peak of live bytes (exact over the graph's downsets when
+//!   they are few, a beam search beyond).
+//! - `live` (private) decides which values are planned, their sizes and alias
+//!   groups (RESHAPE outputs, and in-place outputs once kernels declare
+//!   [`InPlace`]), and their lifetimes for an order.
+//! - [`bound`] is the lower bound: for an order, the most bytes that must be
+//!   live at one step. No placement for that order can use less.
+//! - [`alloc`] places lifetime intervals: greedy strategies (TFLite Micro's
+//!   rule, Pisarchyk & Lee's greedy by size and by breadth, by conflicts),
+//!   then an exact strategy (a time sweep aiming at the lower bound, and a
+//!   branch and bound that proves optimality on small instances). The
+//!   smallest arena wins.
+//! - [`report`] and [`corpus`] turn plans into serializable tables.
+//!
+//! ```no_run
+//! # fn main() -> mcuc::Result<()> {
+//! use mcuc::plan::{PlanOptions, plan_verified, report};
+//! let g = mcuc::import::load(std::path::Path::new("model.tflite"))?;
+//! // Capacity: the target's SRAM for activations; DoesNotFit if exceeded.
+//! let p = plan_verified(&g, &PlanOptions::default(), Some(256 * 1024))?;
+//! for b in &p.buffers {
+//!     println!("{} at {}..{}", g.value(b.value).name, b.offset, b.end());
+//! }
+//! print!("{}", report::render_text(&report::report(&g, &p)));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Conventions: a step is an index into `order`; graph inputs are live from
+//! step 0, graph outputs until the last step, constants are not planned (they
+//! stay in flash). Sizes are rounded up to the plan's alignment, so the arena
+//! is a multiple of it. Everything is deterministic: ties are broken by
+//! order of strategies, then of value ids, never by hash order.
+
+pub mod alloc;
+pub mod bound;
+pub mod corpus;
+mod live;
+pub mod report;
+pub mod schedule;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::ir::{Graph, NodeId, ValueId};
+
+pub use verify::{VerifiedPlan, VerifyOptions, verify};
+
+/// A kernel's promise that it may write output `output` over input `input`
+/// (operand indices): it reads each input element before writing the output
+/// elements that overlap it. The planner then lets the output share the
+/// input's bytes when the input is dead after the op.
+///
+/// No operator declares it yet; the code generator will fill
+/// [`PlanOptions::in_place`] from its kernel table (or, later, an
+/// `OpDef::in_place` hook).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct InPlace {
+    pub input: usize,
+    pub output: usize,
+}
+
+/// Which execution orders to consider.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleChoice {
+    /// The source model's order (a topological order keeping it).
+    Source,
+    /// The order minimizing the peak of live bytes.
+    MinPeak,
+    /// Both; keep the one with the smaller arena (the source order on ties).
+    #[default]
+    Auto,
+}
+
+impl FromStr for ScheduleChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "source" => Ok(ScheduleChoice::Source),
+            "min-peak" => Ok(ScheduleChoice::MinPeak),
+            "auto" => Ok(ScheduleChoice::Auto),
+            _ => Err(Error::Usage {
+                message: format!("unknown schedule `{s}` (known: source, min-peak, auto)"),
+            }),
+        }
+    }
+}
+
+/// Planner options. `PlanOptions::default()` is what the compiler uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanOptions {
+    /// Force one placement strategy (a name from [`alloc::STRATEGIES`]);
+    /// `None` runs them all and keeps the smallest arena.
+    pub strategy: Option<String>,
+    /// Which execution orders to try.
+    pub schedule: ScheduleChoice,
+    /// Minimum buffer alignment in bytes, a power of two. The plan uses the
+    /// larger of this and the widest element type planned.
+    pub align: usize,
+    /// The exact placement runs only on orders with at most this many
+    /// buffers (of non-zero size).
+    pub exact_max_buffers: usize,
+    /// Search nodes each phase of the exact placement may expand before it
+    /// gives up and keeps the best placement found. A count, so plans are
+    /// reproducible.
+    pub exact_node_budget: u64,
+    /// Optional wall-clock limit per exact placement. Off by default: with a
+    /// limit, plans may differ between machines and runs.
+    pub exact_time_limit: Option<std::time::Duration>,
+    /// States per layer of the schedule search before it turns into a beam
+    /// search (and stops being exact).
+    pub schedule_beam_width: usize,
+    /// Operators (by [`crate::ir::Op::name`]) whose kernels may run in place.
+    pub in_place: BTreeMap<String, InPlace>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            strategy: None,
+            schedule: ScheduleChoice::Auto,
+            align: 16,
+            exact_max_buffers: 256,
+            exact_node_budget: 200_000,
+            exact_time_limit: None,
+            schedule_beam_width: 1024,
+            in_place: BTreeMap::new(),
+        }
+    }
+}
+
+impl PlanOptions {
+    /// The verifier options matching these planner options.
+    pub fn verify_options(&self, capacity: Option<usize>) -> VerifyOptions {
+        VerifyOptions {
+            capacity,
+            in_place: self.in_place.clone(),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if !self.align.is_power_of_two() {
+            return Err(Error::Usage {
+                message: format!("alignment {} is not a power of two", self.align),
+            });
+        }
+        if let Some(s) = &self.strategy
+            && !alloc::STRATEGIES.contains(&s.as_str())
+        {
+            return Err(Error::Usage {
+                message: format!(
+                    "unknown placement strategy `{s}` (known: {})",
+                    alloc::STRATEGIES.join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The placement of one planned value.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Buffer {
+    #[serde(serialize_with = "ser_value")]
+    pub value: ValueId,
+    /// Bytes of the value (not rounded up).
+    pub size: usize,
+    /// Byte offset in the arena; a multiple of `align`.
+    pub offset: usize,
+    pub align: usize,
+    /// First step at which the bytes are in use (written, or a graph input).
+    pub first: usize,
+    /// Last step at which the bytes are in use (read, or a graph output).
+    pub last: usize,
+    /// The buffer whose bytes this value shares (never itself an alias):
+    /// RESHAPE outputs and in-place outputs. That buffer's lifetime covers
+    /// this one's.
+    #[serde(serialize_with = "ser_opt_value")]
+    pub alias_of: Option<ValueId>,
+}
+
+impl Buffer {
+    /// One past the last byte.
+    pub fn end(&self) -> usize {
+        self.offset.saturating_add(self.size)
+    }
+
+    pub fn is_live_at(&self, step: usize) -> bool {
+        self.first <= step && step <= self.last
+    }
+}
+
+fn ser_value<S: serde::Serializer>(v: &ValueId, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u32(v.0)
+}
+
+fn ser_opt_value<S: serde::Serializer>(
+    v: &Option<ValueId>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&v.0),
+        None => s.serialize_none(),
+    }
+}
+
+/// A complete memory plan. Check it with [`verify`] before using it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// Execution order; steps index into it.
+    pub order: Vec<NodeId>,
+    /// One buffer per planned value, sorted by value id.
+    pub buffers: Vec<Buffer>,
+    /// Arena size: the end of the highest (rounded-up) buffer.
+    pub arena_bytes: usize,
+    /// Max of `live_bytes`: no placement for this order can use less.
+    pub lower_bound_bytes: usize,
+    /// No order at all can use less, when known: the exact min-peak
+    /// schedule's peak (only without in-place sharing, which it ignores).
+    pub any_order_lower_bound_bytes: Option<usize>,
+    /// Per step, the rounded-up bytes of every buffer live at that step,
+    /// aliases counted once.
+    pub live_bytes: Vec<usize>,
+    /// The alignment of every buffer.
+    pub align: usize,
+    /// The placement strategy that produced the offsets.
+    pub strategy: String,
+    /// The schedule that produced the order.
+    pub schedule: String,
+    /// The placement is proven optimal for this order (it meets the lower
+    /// bound, or the exact search finished).
+    pub optimal: bool,
+}
+
+impl MemoryPlan {
+    /// The buffer of `v`, if it is planned.
+    pub fn buffer(&self, v: ValueId) -> Option<&Buffer> {
+        self.buffers
+            .binary_search_by_key(&v, |b| b.value)
+            .ok()
+            .map(|i| &self.buffers[i])
+    }
+
+    /// The step at which `n` runs.
+    pub fn step_of(&self, n: NodeId) -> Option<usize> {
+        self.order.iter().position(|&m| m == n)
+    }
+
+    /// `arena_bytes / lower_bound_bytes` (1.0 when both are zero).
+    pub fn ratio(&self) -> f64 {
+        if self.lower_bound_bytes == 0 {
+            1.0
+        } else {
+            self.arena_bytes as f64 / self.lower_bound_bytes as f64
+        }
+    }
+}
+
+impl fmt::Display for MemoryPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arena {} B, lower bound {} B ({:.3}x), {} buffers, strategy {}, schedule {}{}",
+            self.arena_bytes,
+            self.lower_bound_bytes,
+            self.ratio(),
+            self.buffers.len(),
+            self.strategy,
+            self.schedule,
+            if self.optimal { ", optimal" } else { "" }
+        )
+    }
+}
+
+/// Plans `g`: tries the configured schedules and placement strategies and
+/// keeps the smallest arena (ties: the earlier schedule, then the earlier
+/// strategy in [`alloc::STRATEGIES`]).
+pub fn plan(g: &Graph, opts: &PlanOptions) -> Result<MemoryPlan> {
+    opts.check()?;
+    let candidates = schedule::candidates(g, opts)?;
+    let mut best: Option<MemoryPlan> = None;
+    for (name, order) in candidates.orders {
+        let p = plan_order(g, order, &name, opts)?;
+        if best.as_ref().is_none_or(|b| p.arena_bytes < b.arena_bytes) {
+            best = Some(p);
+        }
+    }
+    let mut best = best.ok_or_else(|| plan_error("no execution order to plan"))?;
+    if opts.in_place.is_empty() {
+        best.any_order_lower_bound_bytes = candidates.any_order_bound;
+    }
+    Ok(best)
+}
+
+/// [`plan`], then [`verify`] with the matching options and an optional arena
+/// capacity.
+pub fn plan_verified(
+    g: &Graph,
+    opts: &PlanOptions,
+    capacity: Option<usize>,
+) -> Result<VerifiedPlan> {
+    let p = plan(g, opts)?;
+    verify(g, p, &opts.verify_options(capacity))
+}
+
+/// Plans `g` for a fixed execution order (`schedule` only names it).
+pub fn plan_order(
+    g: &Graph,
+    order: Vec<NodeId>,
+    schedule: &str,
+    opts: &PlanOptions,
+) -> Result<MemoryPlan> {
+    opts.check()?;
+    let lt = live::Lifetimes::new(g, &order, opts)?;
+    let items = lt.items();
+    let live_bytes = bound::live_bytes(&items, lt.steps);
+    let lower_bound = live_bytes.iter().copied().max().unwrap_or(0);
+    let budget = alloc::Budget {
+        max_items: opts.exact_max_buffers,
+        nodes: opts.exact_node_budget,
+        time: opts.exact_time_limit,
+    };
+    let placement = match &opts.strategy {
+        Some(s) => alloc::place(&items, s, &budget)?,
+        None => alloc::best(&items, &budget)?,
+    };
+    let buffers = lt.buffers(&placement.offsets);
+    Ok(MemoryPlan {
+        order,
+        buffers,
+        arena_bytes: placement.arena,
+        lower_bound_bytes: lower_bound,
+        any_order_lower_bound_bytes: None,
+        live_bytes,
+        align: lt.align,
+        strategy: placement.strategy.to_string(),
+        schedule: schedule.to_string(),
+        optimal: placement.optimal || placement.arena == lower_bound,
+    })
+}
+
+pub(crate) fn plan_error(message: impl Into<String>) -> Error {
+    Error::Verify {
+        stage: "plan".into(),
+        errors: vec![message.into()],
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests;
