@@ -24,7 +24,11 @@ fn main() {
     let mut errors = String::new();
     for m in &models {
         println!("cargo:rerun-if-changed={}", m.model.display());
-        let mut module = format!("m_{}", m.id.replace(|c: char| !c.is_ascii_alphanumeric(), "_").to_lowercase());
+        let mut module = format!(
+            "m_{}",
+            m.id.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                .to_lowercase()
+        );
         while module.contains("__") {
             module = module.replace("__", "_");
         }
@@ -39,7 +43,7 @@ fn main() {
             Ok(_) => {
                 let _ = writeln!(
                     src,
-                    "#[deny(warnings)]\npub mod {module} {{ include!(concat!(env!(\"OUT_DIR\"), \"/generated/{module}/model.rs\")); }}"
+                    "#[deny(warnings)]\n#[allow(clippy::all)]\npub mod {module} {{ include!(concat!(env!(\"OUT_DIR\"), \"/generated/{module}/model.rs\")); }}"
                 );
                 let _ = writeln!(table, "    (\"{}\", run::<{module}::Model>),", m.id);
             }

@@ -81,12 +81,8 @@ impl Build {
     pub fn generate(&self) -> Result<Generated> {
         let target = Target::builtin(&self.target)?;
         let graph = crate::import::load(&self.model)?;
-        pipeline::compile(
-            &graph,
-            &pipeline::source_name(&self.model),
-            &target,
-            &self.options,
-        )
+        let source = format!("{} ({})", graph.name, pipeline::source_name(&self.model));
+        pipeline::compile(&graph, &source, &target, &self.options)
     }
 
     /// Compiles and writes the files; returns the report. Inside a build

@@ -57,7 +57,10 @@ pub fn bundled_root() -> PathBuf {
 /// Every model under `root`, sorted by id. Errors name the file at fault.
 pub fn models(root: &Path) -> Result<Vec<CorpusModel>, String> {
     if !root.is_dir() {
-        return Err(format!("model corpus {} is not a directory", root.display()));
+        return Err(format!(
+            "model corpus {} is not a directory",
+            root.display()
+        ));
     }
     let mut found = Vec::new();
     walk(root, root, &mut found)?;
@@ -76,7 +79,10 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<CorpusModel>) -> Result<(), Str
         .filter(|p| p.is_dir())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !matches!(name, "inputs" | "outputs" | "inputs_float" | "outputs_float" | "LICENSES")
+            !matches!(
+                name,
+                "inputs" | "outputs" | "inputs_float" | "outputs_float" | "LICENSES"
+            )
         })
         .collect();
     subdirs.sort();
@@ -93,15 +99,16 @@ fn load(root: &Path, dir: &Path, model: PathBuf) -> Result<CorpusModel, String> 
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("__");
-    let id = if id.is_empty() { "model".to_string() } else { id };
+    let id = if id.is_empty() {
+        "model".to_string()
+    } else {
+        id
+    };
     let meta_path = dir.join("meta.json");
     let meta: Option<serde_json::Value> = if meta_path.is_file() {
         let text = std::fs::read_to_string(&meta_path)
             .map_err(|e| format!("{}: {e}", meta_path.display()))?;
-        Some(
-            serde_json::from_str(&text)
-                .map_err(|e| format!("{}: {e}", meta_path.display()))?,
-        )
+        Some(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", meta_path.display()))?)
     } else {
         None
     };
@@ -130,7 +137,9 @@ fn goldens_from_meta(
         let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
             match v {
                 serde_json::Value::String(s) => Some(vec![s.clone()]),
-                serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().map(String::from)).collect(),
+                serde_json::Value::Array(a) => {
+                    a.iter().map(|x| x.as_str().map(String::from)).collect()
+                }
                 _ => None,
             }
         };
@@ -169,7 +178,11 @@ fn group(dir: &Path) -> Result<BTreeMap<String, Vec<PathBuf>>, String> {
         if path.extension().and_then(|x| x.to_str()) != Some("npy") {
             continue;
         }
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
         if stem.ends_with("_int8") {
             continue; // int8 copies of float inputs, not inputs themselves
         }

@@ -2,5 +2,5 @@
 //! golden comparison, and the QEMU runner.
 
 pub mod corpus;
-pub mod qemu;
 pub mod generated;
+pub mod qemu;

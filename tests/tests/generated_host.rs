@@ -11,7 +11,11 @@ fn every_corpus_model_compiled() {
         .iter()
         .map(|(id, e)| format!("{id}: {e}"))
         .collect();
-    assert!(errors.is_empty(), "models mcuc could not compile:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "models mcuc could not compile:\n{}",
+        errors.join("\n")
+    );
 }
 
 #[test]
@@ -41,5 +45,10 @@ fn generated_code_is_bit_exact_on_every_golden() {
         }
     }
     println!("{checked} goldens over {} models checked", models.len());
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -28,7 +28,11 @@ fn host_executor_is_bit_exact_on_every_golden() {
                 .iter()
                 .map(|p| npy::read(p).expect("golden input"))
                 .collect();
-            let names: Vec<String> = golden.inputs.iter().map(|p| p.display().to_string()).collect();
+            let names: Vec<String> = golden
+                .inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
             if let Err(e) = mcuc::exec::check_inputs(&graph, &inputs, &names) {
                 failures.push(format!("{} [{}]: {e}", m.id, golden.name));
                 continue;
@@ -40,11 +44,21 @@ fn host_executor_is_bit_exact_on_every_golden() {
                     continue;
                 }
             };
-            assert_eq!(outputs.len(), golden.outputs.len(), "{}: output count", m.id);
+            assert_eq!(
+                outputs.len(),
+                golden.outputs.len(),
+                "{}: output count",
+                m.id
+            );
             for (i, (got, path)) in outputs.iter().zip(&golden.outputs).enumerate() {
                 let want = npy::read(path).expect("golden output");
                 if got.shape != want.shape || got.dtype != want.dtype || got.data != want.data {
-                    let differing = got.data.iter().zip(&want.data).filter(|(a, b)| a != b).count();
+                    let differing = got
+                        .data
+                        .iter()
+                        .zip(&want.data)
+                        .filter(|(a, b)| a != b)
+                        .count();
                     failures.push(format!(
                         "{} [{}] output {i}: {differing} bytes differ (shape {:?} vs {:?})",
                         m.id, golden.name, got.shape, want.shape
@@ -55,5 +69,10 @@ fn host_executor_is_bit_exact_on_every_golden() {
         }
     }
     println!("{checked} goldens over {} models checked", models.len());
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

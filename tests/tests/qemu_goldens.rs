@@ -15,7 +15,10 @@ use mcuc_tests::qemu::{self, BuildOptions, ModelSource, QemuTarget, RunOptions};
 const FIRMWARE_RAM_OVERHEAD: u64 = 64;
 
 enum Outcome {
-    Ran { goldens: usize, insns: u64 },
+    Ran {
+        goldens: usize,
+        insns: u64,
+    },
     /// The per-layer plan does not fit the target (exit code 3).
     DoesNotFit(String),
 }
@@ -28,7 +31,10 @@ fn run_goldens(m: &CorpusModel, target: &QemuTarget, failures: &mut Vec<String>)
         Err(e @ mcuc::Error::DoesNotFit { .. }) => return Outcome::DoesNotFit(e.to_string()),
         Err(e) => {
             failures.push(format!("{}: plan: {e}", m.id));
-            return Outcome::Ran { goldens: 0, insns: 0 };
+            return Outcome::Ran {
+                goldens: 0,
+                insns: 0,
+            };
         }
     };
     let fw = match qemu::build_firmware(
@@ -39,7 +45,10 @@ fn run_goldens(m: &CorpusModel, target: &QemuTarget, failures: &mut Vec<String>)
         Ok(fw) => fw,
         Err(e) => {
             failures.push(format!("{} on {}: build: {e}", m.id, target.name));
-            return Outcome::Ran { goldens: 0, insns: 0 };
+            return Outcome::Ran {
+                goldens: 0,
+                insns: 0,
+            };
         }
     };
     if fw.ram > report.arena_bytes as u64 + FIRMWARE_RAM_OVERHEAD {
@@ -70,7 +79,10 @@ fn run_goldens(m: &CorpusModel, target: &QemuTarget, failures: &mut Vec<String>)
                 insns = run.insns;
                 goldens += 1;
             }
-            Err(e) => failures.push(format!("{} [{}] on {}: {e}", m.id, golden.name, target.name)),
+            Err(e) => failures.push(format!(
+                "{} [{}] on {}: {e}",
+                m.id, golden.name, target.name
+            )),
         }
     }
     Outcome::Ran { goldens, insns }
@@ -102,10 +114,17 @@ fn f746_every_model_every_golden_is_bit_exact() {
             .and_then(|v| v.as_u64())
             .unwrap_or(u64::MAX);
         if peak <= 320 * 1024 - 8192 {
-            failures.push(format!("{id}: refused although its per-op peak {peak} B fits: {e}"));
+            failures.push(format!(
+                "{id}: refused although its per-op peak {peak} B fits: {e}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -115,7 +134,10 @@ fn cortex_m4_runs_models_bit_exact() {
     // Two full models when the bundled corpus is used; any corpus gets its
     // first two models that fit.
     let preferred = ["kws_ref_model", "resnet8_cifar10"];
-    let mut chosen: Vec<&CorpusModel> = models.iter().filter(|m| preferred.contains(&m.id.as_str())).collect();
+    let mut chosen: Vec<&CorpusModel> = models
+        .iter()
+        .filter(|m| preferred.contains(&m.id.as_str()))
+        .collect();
     if chosen.len() < 2 {
         chosen = models.iter().take(2).collect();
     }
@@ -127,6 +149,11 @@ fn cortex_m4_runs_models_bit_exact() {
             ran += usize::from(goldens > 0);
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(ran >= 2, "fewer than two models ran on the Cortex-M4");
 }
