@@ -80,7 +80,7 @@ impl Build {
     /// Compiles into memory, writing nothing.
     pub fn generate(&self) -> Result<Generated> {
         let target = Target::builtin(&self.target)?;
-        let graph = crate::import::load(&self.model)?;
+        let graph = pipeline::load(&self.model)?;
         let source = format!("{} ({})", graph.name, pipeline::source_name(&self.model));
         pipeline::compile(&graph, &source, &target, &self.options)
     }

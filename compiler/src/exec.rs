@@ -116,7 +116,7 @@ pub(crate) fn bytes_as_i8(bytes: &[u8]) -> &[i8] {
 
 /// `mcuc run`: reads the model and `.npy` inputs, writes `.npy` outputs.
 pub fn run_files(model: &Path, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<()> {
-    let g = crate::import::load(model)?;
+    let g = crate::pipeline::load(model)?;
     if outputs.len() != g.outputs.len() {
         return Err(Error::IoMismatch {
             message: format!(

@@ -21,6 +21,7 @@ pub mod inspect;
 pub mod ir;
 pub mod kernels;
 pub mod npy;
+pub mod passes;
 pub mod pipeline;
 pub mod plan;
 pub mod targets;

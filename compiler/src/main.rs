@@ -127,7 +127,7 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             json: as_json,
         } => {
             let target = mcuc::Target::builtin(&target)?;
-            let graph = mcuc::import::load(&model)?;
+            let graph = mcuc::pipeline::load(&model)?;
             let mut opts = mcuc::Options::default();
             opts.planner.strategy = planner;
             let (_, report) = mcuc::pipeline::plan(&graph, &target, &opts)?;

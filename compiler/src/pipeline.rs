@@ -1,7 +1,7 @@
 //! The compiler pipeline: the one place where the order of steps is decided.
 //!
 //! ```text
-//! import ─▶ verify ─▶ plan ─▶ plan::verify ─▶ fit check ─▶ codegen
+//! import ─▶ verify ─▶ passes (verify after each) ─▶ plan ─▶ plan::verify ─▶ fit check ─▶ codegen
 //! ```
 //!
 //! Every graph-changing step is followed by the IR verifier; code generation
@@ -18,6 +18,14 @@ use crate::error::{Error, Result};
 use crate::ir::{Graph, Op};
 use crate::plan::{self, PlanOptions, VerifiedPlan};
 use crate::targets::{MemoryMap, Target};
+
+/// Imports a model and runs the optimization passes: the graph every
+/// later step (planning, code generation, `mcuc run`) works on.
+pub fn load(path: &Path) -> Result<Graph> {
+    let mut graph = crate::import::load(path)?;
+    crate::passes::optimize(&mut graph)?;
+    Ok(graph)
+}
 
 /// Options of one compilation.
 #[derive(Clone, Debug)]

@@ -88,6 +88,8 @@ pub enum Error {
     },
     /// The instruction counter gave no usable result.
     Count(String),
+    /// mcuc refused or failed to compile the model.
+    Compiler(mcuc::Error),
 }
 
 impl fmt::Display for Error {
@@ -95,6 +97,7 @@ impl fmt::Display for Error {
         match self {
             Error::Io { what, source } => write!(f, "{what}: {source}"),
             Error::Npy(m) | Error::Elf(m) | Error::Mismatch(m) | Error::Count(m) => f.write_str(m),
+            Error::Compiler(e) => write!(f, "mcuc: {e}"),
             Error::Tool { tool, message } => write!(f, "{tool}: {message}"),
             Error::Target(m) => f.write_str(m),
             Error::NoMachine { target, triple } => write!(
@@ -241,6 +244,32 @@ impl ModelSource {
             ModelSource::Compile(path.into())
         })
     }
+}
+
+/// Compiles `model` for `target` in this process (QEMU memory map) into a
+/// fresh directory, for [`ModelSource::Pregenerated`]: the firmware then
+/// builds without compiling mcuc as a build dependency. `check_fit = false`
+/// lets a model through that the linker must then refuse.
+pub fn pregenerate(model: &Path, target: &QemuTarget, check_fit: bool) -> Result<Pregenerated> {
+    let dir = TempDir::new("gen")?;
+    mcuc::Build::new(model)
+        .name("model")
+        .target(&target.name)
+        .memory_map(mcuc::MemoryMap::Qemu)
+        .check_fit(check_fit)
+        .out_dir(dir.path())
+        .compile()
+        .map_err(Error::Compiler)?;
+    Ok(Pregenerated {
+        source: ModelSource::Pregenerated(dir.path().to_path_buf()),
+        _dir: dir,
+    })
+}
+
+/// Generated model files in a temporary directory (removed on drop).
+pub struct Pregenerated {
+    pub source: ModelSource,
+    _dir: TempDir,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -14,7 +14,7 @@ fn host_executor_is_bit_exact_on_every_golden() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for m in &models {
-        let graph = match mcuc::import::load(&m.model) {
+        let graph = match mcuc::pipeline::load(&m.model) {
             Ok(g) => g,
             Err(e) => {
                 failures.push(format!("{}: import: {e}", m.id));

@@ -7,7 +7,7 @@
 
 use mcuc::npy;
 use mcuc_tests::corpus::{self, CorpusModel};
-use mcuc_tests::qemu::{self, BuildOptions, ModelSource, QemuTarget, RunOptions};
+use mcuc_tests::qemu::{self, BuildOptions, QemuTarget, RunOptions};
 
 /// Static RAM of the test firmware besides the model's arena: the
 /// semihosting harness keeps a few words (`.data`/`.bss` of the runtime and
@@ -25,7 +25,13 @@ enum Outcome {
 
 fn run_goldens(m: &CorpusModel, target: &QemuTarget, failures: &mut Vec<String>) -> Outcome {
     let t = mcuc::Target::builtin(&target.name).expect("target");
-    let graph = mcuc::import::load(&m.model).expect("import");
+    let graph = match mcuc::pipeline::load(&m.model) {
+        Ok(g) => g,
+        Err(e) => {
+            failures.push(format!("{}: import: {e}", m.id));
+            return Outcome::Ran { goldens: 0, insns: 0 };
+        }
+    };
     let report = match mcuc::pipeline::plan(&graph, &t, &mcuc::Options::default()) {
         Ok((_, r)) => r,
         Err(e @ mcuc::Error::DoesNotFit { .. }) => return Outcome::DoesNotFit(e.to_string()),
@@ -37,11 +43,16 @@ fn run_goldens(m: &CorpusModel, target: &QemuTarget, failures: &mut Vec<String>)
             };
         }
     };
-    let fw = match qemu::build_firmware(
-        &ModelSource::Compile(m.model.clone()),
-        target,
-        &BuildOptions::default(),
-    ) {
+    // Generated in this process; the firmware's own build.rs path is
+    // covered by qemu_smoke.
+    let generated = match qemu::pregenerate(&m.model, target, true) {
+        Ok(g) => g,
+        Err(e) => {
+            failures.push(format!("{} on {}: generate: {e}", m.id, target.name));
+            return Outcome::Ran { goldens: 0, insns: 0 };
+        }
+    };
+    let fw = match qemu::build_firmware(&generated.source, target, &BuildOptions::default()) {
         Ok(fw) => fw,
         Err(e) => {
             failures.push(format!("{} on {}: build: {e}", m.id, target.name));
@@ -156,4 +167,34 @@ fn cortex_m4_runs_models_bit_exact() {
         failures.join("\n")
     );
     assert!(ran >= 2, "fewer than two models ran on the Cortex-M4");
+}
+
+/// The linker, not only the compiler, refuses a model that does not fit:
+/// with the compiler's fit check off, a model whose arena exceeds the
+/// target's RAM must fail to link against the generated `memory.x`.
+#[test]
+fn linker_refuses_a_model_that_does_not_fit() {
+    let target = QemuTarget::builtin("nrf52840").expect("nrf52840");
+    let models = corpus::models(&corpus::root()).expect("corpus");
+    let t = mcuc::Target::builtin("nrf52840").expect("target");
+    // The first model whose per-layer arena exceeds the target's RAM.
+    let too_big = models.iter().find(|m| {
+        mcuc::pipeline::load(&m.model)
+            .ok()
+            .and_then(|g| mcuc::plan::plan(&g, &mcuc::plan::PlanOptions::default()).ok())
+            .is_some_and(|p| p.arena_bytes as u64 > t.static_ram_bytes())
+    });
+    let Some(m) = too_big else {
+        panic!("the corpus needs a model larger than nrf52840's RAM (the bundled mbv2_035_144 is)");
+    };
+    let generated = qemu::pregenerate(&m.model, &target, false).expect("generate without fit check");
+    match qemu::build_firmware(&generated.source, &target, &BuildOptions::default()) {
+        Err(qemu::Error::Build { log }) => assert!(
+            log.contains("RAM") && (log.contains("overflow") || log.contains("will not fit")),
+            "{}: the build failed, but not on RAM:\n{log}",
+            m.id
+        ),
+        Err(e) => panic!("{}: unexpected error {e}", m.id),
+        Ok(_) => panic!("{}: linked although its arena exceeds the RAM region", m.id),
+    }
 }

@@ -125,7 +125,7 @@ pub fn plan_corpus(dir: &Path, opts: &PlanOptions) -> Result<Vec<CorpusRow>> {
             peak_layer_op: String::new(),
             error: None,
         };
-        let result = crate::import::load(&file).and_then(|g| {
+        let result = crate::pipeline::load(&file).and_then(|g| {
             let p = plan(&g, opts)?;
             let v = verify(&g, p, &opts.verify_options(None))?;
             Ok((g, v))
@@ -268,7 +268,7 @@ mod tests {
         let models = find_models(&dir).unwrap_or_else(|e| panic!("{e}"));
         let mut planned = 0;
         for (file, _) in models {
-            let Ok(g) = crate::import::load(&file) else {
+            let Ok(g) = crate::pipeline::load(&file) else {
                 continue; // import failures are reported by the test above
             };
             let a = plan(&g, &PlanOptions::default()).unwrap_or_else(|e| panic!("{e}"));
