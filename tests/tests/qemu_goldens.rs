@@ -18,9 +18,23 @@ enum Outcome {
     Ran {
         goldens: usize,
         insns: u64,
+        flash: u64,
+        ram: u64,
     },
     /// The per-layer plan does not fit the target (exit code 3).
     DoesNotFit(String),
+}
+
+impl Outcome {
+    /// Nothing ran (the failure is recorded separately).
+    fn failed() -> Outcome {
+        Outcome::Ran {
+            goldens: 0,
+            insns: 0,
+            flash: 0,
+            ram: 0,
+        }
+    }
 }
 
 fn run_goldens(m: &CorpusModel, target: &QemuTarget, failures: &mut Vec<String>) -> Outcome {
@@ -29,7 +43,7 @@ fn run_goldens(m: &CorpusModel, target: &QemuTarget, failures: &mut Vec<String>)
         Ok(g) => g,
         Err(e) => {
             failures.push(format!("{}: import: {e}", m.id));
-            return Outcome::Ran { goldens: 0, insns: 0 };
+            return Outcome::failed();
         }
     };
     let report = match mcuc::pipeline::plan(&graph, &t, &mcuc::Options::default()) {
@@ -37,10 +51,7 @@ fn run_goldens(m: &CorpusModel, target: &QemuTarget, failures: &mut Vec<String>)
         Err(e @ mcuc::Error::DoesNotFit { .. }) => return Outcome::DoesNotFit(e.to_string()),
         Err(e) => {
             failures.push(format!("{}: plan: {e}", m.id));
-            return Outcome::Ran {
-                goldens: 0,
-                insns: 0,
-            };
+            return Outcome::failed();
         }
     };
     // Generated in this process; the firmware's own build.rs path is
@@ -49,17 +60,14 @@ fn run_goldens(m: &CorpusModel, target: &QemuTarget, failures: &mut Vec<String>)
         Ok(g) => g,
         Err(e) => {
             failures.push(format!("{} on {}: generate: {e}", m.id, target.name));
-            return Outcome::Ran { goldens: 0, insns: 0 };
+            return Outcome::failed();
         }
     };
     let fw = match qemu::build_firmware(&generated.source, target, &BuildOptions::default()) {
         Ok(fw) => fw,
         Err(e) => {
             failures.push(format!("{} on {}: build: {e}", m.id, target.name));
-            return Outcome::Ran {
-                goldens: 0,
-                insns: 0,
-            };
+            return Outcome::failed();
         }
     };
     if fw.ram > report.arena_bytes as u64 + FIRMWARE_RAM_OVERHEAD {
@@ -96,7 +104,12 @@ fn run_goldens(m: &CorpusModel, target: &QemuTarget, failures: &mut Vec<String>)
             )),
         }
     }
-    Outcome::Ran { goldens, insns }
+    Outcome::Ran {
+        goldens,
+        insns,
+        flash: fw.flash,
+        ram: fw.ram,
+    }
 }
 
 #[test]
@@ -107,8 +120,16 @@ fn f746_every_model_every_golden_is_bit_exact() {
     let mut too_big = Vec::new();
     for m in &models {
         match run_goldens(m, &target, &mut failures) {
-            Outcome::Ran { goldens, insns } => {
-                println!("{:<36} {goldens} goldens  insns={insns}", m.id);
+            Outcome::Ran {
+                goldens,
+                insns,
+                flash,
+                ram,
+            } => {
+                println!(
+                    "{:<36} {goldens} goldens  insns={insns} flash={flash} ram={ram}",
+                    m.id
+                );
             }
             Outcome::DoesNotFit(e) => {
                 println!("{:<36} does not fit f746 per layer", m.id);
@@ -155,8 +176,17 @@ fn cortex_m4_runs_models_bit_exact() {
     let mut failures = Vec::new();
     let mut ran = 0;
     for m in chosen {
-        if let Outcome::Ran { goldens, insns } = run_goldens(m, &target, &mut failures) {
-            println!("{:<36} {goldens} goldens  insns={insns} (cortex-m4)", m.id);
+        if let Outcome::Ran {
+            goldens,
+            insns,
+            flash,
+            ram,
+        } = run_goldens(m, &target, &mut failures)
+        {
+            println!(
+                "{:<36} {goldens} goldens  insns={insns} flash={flash} ram={ram} (cortex-m4)",
+                m.id
+            );
             ran += usize::from(goldens > 0);
         }
     }
@@ -187,7 +217,8 @@ fn linker_refuses_a_model_that_does_not_fit() {
     let Some(m) = too_big else {
         panic!("the corpus needs a model larger than nrf52840's RAM (the bundled mbv2_035_144 is)");
     };
-    let generated = qemu::pregenerate(&m.model, &target, false).expect("generate without fit check");
+    let generated =
+        qemu::pregenerate(&m.model, &target, false).expect("generate without fit check");
     match qemu::build_firmware(&generated.source, &target, &BuildOptions::default()) {
         Err(qemu::Error::Build { log }) => assert!(
             log.contains("RAM") && (log.contains("overflow") || log.contains("will not fit")),
