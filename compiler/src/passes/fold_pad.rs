@@ -116,14 +116,21 @@ mod tests {
         let z = act(&mut g, "z", &[1, 4, 4, 1]);
         let w = g.add_value(Value {
             name: "w".into(),
-            fact: Fact::new(vec![1, 3, 3, 1], DType::Int8, Some(Quant::per_tensor(0.1, 0))),
+            fact: Fact::new(
+                vec![1, 3, 3, 1],
+                DType::Int8,
+                Some(Quant::per_tensor(0.1, 0)),
+            ),
             data: Some(Arc::from(vec![1u8; 9])),
         });
         g.inputs = vec![x];
         g.outputs = vec![z];
         g.add_node(Node {
             name: "pad".into(),
-            op: Pad { pads: vec![[0, 0], [1, 1], [1, 1], [0, 0]] }.into(),
+            op: Pad {
+                pads: vec![[0, 0], [1, 1], [1, 1], [0, 0]],
+            }
+            .into(),
             inputs: vec![x],
             outputs: vec![y],
         });
@@ -143,7 +150,10 @@ mod tests {
             let r = act(&mut g, "r", &[1, 6, 6, 1]);
             g.add_node(Node {
                 name: "relu".into(),
-                op: crate::ir::ops::Relu { act: Activation::Relu }.into(),
+                op: crate::ir::ops::Relu {
+                    act: Activation::Relu,
+                }
+                .into(),
                 inputs: vec![y],
                 outputs: vec![r],
             });
@@ -159,8 +169,18 @@ mod tests {
         verify::verify(&g, "fold_pad").expect("valid");
         assert_eq!(g.node_count(), 1);
         let conv = g.node_ids().next().expect("conv");
-        let Op::Conv2d(op) = &g.node(conv).op else { panic!("conv expected") };
-        assert_eq!(op.pad, Padding { top: 1, bottom: 1, left: 1, right: 1 });
+        let Op::Conv2d(op) = &g.node(conv).op else {
+            panic!("conv expected")
+        };
+        assert_eq!(
+            op.pad,
+            Padding {
+                top: 1,
+                bottom: 1,
+                left: 1,
+                right: 1
+            }
+        );
         assert_eq!(g.node(conv).inputs[0], g.inputs[0]);
         assert!(!FoldPad.run(&mut g).expect("run"), "fixed point");
     }
