@@ -101,6 +101,53 @@ pub fn add(p: &AddParams, input1: &[i8], input2: &[i8], output: &mut [i8]) {
     }
 }
 
+/// [`add`] in place over input 1: `data` holds input 1 on entry and the
+/// output on return. Input 1 must not be broadcast (it has the output's
+/// shape, so its element `o` is output element `o`, read before it is
+/// written); input 2 may be. Same arithmetic as [`add`].
+pub fn add_in_place(p: &AddParams, data: &mut [i8], input2: &[i8]) {
+    let mut o = 0;
+    for i0 in 0..p.d0 {
+        let b0 = i0 * p.b_s0;
+        for i1 in 0..p.d1 {
+            let b1 = b0 + i1 * p.b_s1;
+            for i2 in 0..p.d2 {
+                let b2 = b1 + i2 * p.b_s2;
+                for i3 in 0..p.d3 {
+                    let b3 = b2 + i3 * p.b_s3;
+                    for i4 in 0..p.d4 {
+                        let b4 = b3 + i4 * p.b_s4;
+                        for i5 in 0..p.d5 {
+                            let x1 = data[o] as i32;
+                            let x2 = input2[b4 + i5 * p.b_s5] as i32;
+                            let v1 = x1.wrapping_sub(p.in1_zp).wrapping_shl(p.left_shift as u32);
+                            let v2 = x2.wrapping_sub(p.in2_zp).wrapping_shl(p.left_shift as u32);
+                            let s1 = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
+                                v1,
+                                p.in1_mult,
+                                p.in1_shift,
+                            );
+                            let s2 = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
+                                v2,
+                                p.in2_mult,
+                                p.in2_shift,
+                            );
+                            let raw = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
+                                s1.wrapping_add(s2),
+                                p.out_mult,
+                                p.out_shift,
+                            )
+                            .wrapping_add(p.out_zp);
+                            data[o] = raw.max(p.act_min).min(p.act_max) as i8;
+                            o += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +319,110 @@ mod tests {
                     "case {case} at {idx:?}"
                 );
             }
+        }
+    }
+
+    /// In place over input 1 equals out of place; over input 2 it equals
+    /// out of place with the operands (data, strides, parameters) swapped,
+    /// which is how the compiler runs an ADD in place over its second input.
+    #[test]
+    fn in_place_matches_out_of_place_on_either_operand() {
+        let mut rng = Rng::new(21);
+        for case in 0..200 {
+            let dims: [usize; 6] = core::array::from_fn(|_| rng.usize(1, 3));
+            let n: usize = dims.iter().product();
+            let full = {
+                let mut s = [0usize; 6];
+                let mut acc = 1;
+                for i in (0..6).rev() {
+                    s[i] = acc;
+                    acc *= dims[i];
+                }
+                s
+            };
+            // The other operand is broadcast along some axes.
+            let bcast: [bool; 6] = core::array::from_fn(|_| rng.usize(0, 2) == 0);
+            let mut other = [0usize; 6];
+            let mut acc = 1;
+            for i in (0..6).rev() {
+                if !bcast[i] {
+                    other[i] = acc;
+                    acc *= dims[i];
+                }
+            }
+            let (m1, sh1) = rng.multiplier();
+            let (m2, sh2) = rng.multiplier();
+            let (mo, sho) = rng.multiplier();
+            let p = AddParams {
+                in1_zp: rng.range(-128, 127) as i32,
+                in2_zp: rng.range(-128, 127) as i32,
+                in1_mult: m1,
+                in1_shift: sh1.max(-3),
+                in2_mult: m2,
+                in2_shift: sh2.max(-3),
+                out_mult: mo,
+                out_shift: sho - 12,
+                out_zp: rng.range(-50, 50) as i32,
+                act_min: rng.range(-128, -60) as i32,
+                act_max: rng.range(60, 127) as i32,
+                ..exact_params(dims, full, other)
+            };
+            let a = rng.i8s(n);
+            let b = rng.i8s(acc);
+            let mut expected = vec![0i8; n];
+            add(&p, &a, &b, &mut expected);
+            let mut data = a.clone();
+            add_in_place(&p, &mut data, &b);
+            assert_eq!(data, expected, "case {case} over input 1");
+
+            // Input 2 is the full one: swap roles.
+            let q = AddParams {
+                a_s0: other[0],
+                a_s1: other[1],
+                a_s2: other[2],
+                a_s3: other[3],
+                a_s4: other[4],
+                a_s5: other[5],
+                b_s0: full[0],
+                b_s1: full[1],
+                b_s2: full[2],
+                b_s3: full[3],
+                b_s4: full[4],
+                b_s5: full[5],
+                in1_zp: p.in2_zp,
+                in2_zp: p.in1_zp,
+                in1_mult: p.in2_mult,
+                in1_shift: p.in2_shift,
+                in2_mult: p.in1_mult,
+                in2_shift: p.in1_shift,
+                ..p
+            };
+            let mut expected = vec![0i8; n];
+            add(&q, &b, &a, &mut expected);
+            let swapped = AddParams {
+                a_s0: q.b_s0,
+                a_s1: q.b_s1,
+                a_s2: q.b_s2,
+                a_s3: q.b_s3,
+                a_s4: q.b_s4,
+                a_s5: q.b_s5,
+                b_s0: q.a_s0,
+                b_s1: q.a_s1,
+                b_s2: q.a_s2,
+                b_s3: q.a_s3,
+                b_s4: q.a_s4,
+                b_s5: q.a_s5,
+                in1_zp: q.in2_zp,
+                in2_zp: q.in1_zp,
+                in1_mult: q.in2_mult,
+                in1_shift: q.in2_shift,
+                in2_mult: q.in1_mult,
+                in2_shift: q.in1_shift,
+                ..q
+            };
+            let mut data = a.clone();
+            add_in_place(&swapped, &mut data, &b);
+            assert_eq!(data, expected, "case {case} over input 2");
         }
     }
 }

@@ -101,6 +101,73 @@ pub fn depthwise_conv2d(
     }
 }
 
+/// [`depthwise_conv2d`] computed in place, for depth multiplier 1: `data`
+/// holds the input on entry and the output on return; `scratch` holds one
+/// output channel (`out_h * out_w` bytes).
+///
+/// Same arithmetic as [`depthwise_conv2d`], in the same order, so the
+/// results are bit-identical; only the memory traffic differs. Channel by
+/// channel, the output plane of channel `c` is computed into `scratch`
+/// (reading input channel `c` from `data`), then scattered over `data` at
+/// the output positions of channel `c`. In NHWC with `out_c == in_c` and
+/// row strides that are multiples of the channel count, those positions are
+/// congruent to `c` modulo the channel count, like input channel `c`'s: the
+/// scatter overwrites only bytes of channel `c`, which no later channel
+/// reads. This holds for any stride (the output is a prefix of the input's
+/// bytes, as in TinyEngine's in-place depthwise kernels), padding and
+/// dilation, as long as the output is not larger than the input.
+pub fn depthwise_conv2d_in_place(
+    p: &DepthwiseConv2dParams,
+    data: &mut [i8],
+    filter: &[i8],
+    bias: &[i32],
+    out_mult: &[i32],
+    out_shift: &[i32],
+    scratch: &mut [i8],
+) {
+    for c in 0..p.in_c {
+        for oy in 0..p.out_h {
+            let in_y0 = (oy * p.stride_h) as isize - p.pad_top as isize;
+            for ox in 0..p.out_w {
+                let in_x0 = (ox * p.stride_w) as isize - p.pad_left as isize;
+                let mut acc: i32 = 0;
+                for ky in 0..p.k_h {
+                    let iy = in_y0 + (ky * p.dil_h) as isize;
+                    if iy < 0 || iy >= p.in_h as isize {
+                        continue;
+                    }
+                    for kx in 0..p.k_w {
+                        let ix = in_x0 + (kx * p.dil_w) as isize;
+                        if ix < 0 || ix >= p.in_w as isize {
+                            continue;
+                        }
+                        let x = (data[iy as usize * p.in_row_stride + ix as usize * p.in_c + c]
+                            as i32)
+                            .wrapping_sub(p.in_zp);
+                        let w = filter[(ky * p.k_w + kx) * p.out_c + c] as i32;
+                        acc = acc.wrapping_add(w.wrapping_mul(x));
+                    }
+                }
+                if p.has_bias {
+                    acc = acc.wrapping_add(bias[c]);
+                }
+                let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+                    acc,
+                    out_mult[c],
+                    out_shift[c],
+                )
+                .wrapping_add(p.out_zp);
+                scratch[oy * p.out_w + ox] = scaled.max(p.act_min).min(p.act_max) as i8;
+            }
+        }
+        for oy in 0..p.out_h {
+            for ox in 0..p.out_w {
+                data[oy * p.out_row_stride + ox * p.out_c + c] = scratch[oy * p.out_w + ox];
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,5 +364,78 @@ mod tests {
             );
             assert_eq!(out, expected[oy0 * in_w * out_c..][..3 * in_w * out_c]);
         }
+    }
+
+    /// The in-place kernel equals the out-of-place one on random geometry
+    /// (strides 1 and 2, SAME-like and VALID padding, dilation), with the
+    /// bytes past the output left as they were by the scatter only.
+    #[test]
+    fn in_place_matches_out_of_place() {
+        let mut rng = Rng::new(11);
+        let mut checked = 0;
+        for case in 0..400 {
+            let k_h = rng.usize(1, 5);
+            let k_w = rng.usize(1, 5);
+            let (stride_h, stride_w) = (rng.usize(1, 2), rng.usize(1, 2));
+            let (dil_h, dil_w) = if case % 3 == 0 {
+                (rng.usize(1, 2), rng.usize(1, 2))
+            } else {
+                (1, 1)
+            };
+            let in_h = rng.usize((k_h - 1) * dil_h + 1, 12);
+            let in_w = rng.usize((k_w - 1) * dil_w + 1, 12);
+            let in_c = rng.usize(1, 9);
+            // VALID (no padding) or TFLite SAME (output = ceil(in / stride)).
+            let same = case % 2 == 0;
+            let (pad_top, pad_bottom, pad_left, pad_right) = if same {
+                let need = |n: usize, s: usize, k: usize, d: usize| {
+                    let out = n.div_ceil(s);
+                    ((out - 1) * s + (k - 1) * d + 1).saturating_sub(n)
+                };
+                let nh = need(in_h, stride_h, k_h, dil_h);
+                let nw = need(in_w, stride_w, k_w, dil_w);
+                (nh / 2, nh - nh / 2, nw / 2, nw - nw / 2)
+            } else {
+                (0, 0, 0, 0)
+            };
+            let out_h = (in_h + pad_top + pad_bottom - (k_h - 1) * dil_h - 1) / stride_h + 1;
+            let out_w = (in_w + pad_left + pad_right - (k_w - 1) * dil_w - 1) / stride_w + 1;
+            if out_h * out_w > in_h * in_w {
+                continue; // larger output: never planned in place
+            }
+            let p = DepthwiseConv2dParams {
+                stride_h,
+                stride_w,
+                dil_h,
+                dil_w,
+                pad_top: pad_top as i32,
+                pad_left: pad_left as i32,
+                in_zp: rng.range(-128, 127) as i32,
+                out_zp: rng.range(-128, 127) as i32,
+                act_min: rng.range(-128, -50) as i32,
+                act_max: rng.range(50, 127) as i32,
+                has_bias: case % 4 != 1,
+                ..params((in_h, in_w, in_c), (out_h, out_w), (k_h, k_w, 1))
+            };
+            let input = rng.i8s(in_h * in_w * in_c);
+            let filter = rng.i8s(k_h * k_w * in_c);
+            let bias = if p.has_bias {
+                rng.i32s(in_c, -9000, 9000)
+            } else {
+                vec![]
+            };
+            let (mult, shift): (Vec<i32>, Vec<i32>) = (0..in_c).map(|_| rng.multiplier()).unzip();
+            let mut expected = vec![0i8; out_h * out_w * in_c];
+            depthwise_conv2d(&p, &input, &filter, &bias, &mult, &shift, &mut expected);
+            let mut data = input.clone();
+            let mut scratch = vec![0i8; out_h * out_w];
+            depthwise_conv2d_in_place(&p, &mut data, &filter, &bias, &mult, &shift, &mut scratch);
+            assert_eq!(&data[..expected.len()], &expected[..], "case {case}: {p:?}");
+            checked += 1;
+        }
+        assert!(
+            checked > 300,
+            "only {checked} cases had an output that fits"
+        );
     }
 }

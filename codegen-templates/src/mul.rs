@@ -75,6 +75,38 @@ pub fn mul(p: &MulParams, input1: &[i8], input2: &[i8], output: &mut [i8]) {
     }
 }
 
+/// [`mul`] in place over input 1 (not broadcast; see [`crate::add::add_in_place`]).
+pub fn mul_in_place(p: &MulParams, data: &mut [i8], input2: &[i8]) {
+    let mut o = 0;
+    for i0 in 0..p.d0 {
+        let b0 = i0 * p.b_s0;
+        for i1 in 0..p.d1 {
+            let b1 = b0 + i1 * p.b_s1;
+            for i2 in 0..p.d2 {
+                let b2 = b1 + i2 * p.b_s2;
+                for i3 in 0..p.d3 {
+                    let b3 = b2 + i3 * p.b_s3;
+                    for i4 in 0..p.d4 {
+                        let b4 = b3 + i4 * p.b_s4;
+                        for i5 in 0..p.d5 {
+                            let v1 = (data[o] as i32).wrapping_sub(p.in1_zp);
+                            let v2 = (input2[b4 + i5 * p.b_s5] as i32).wrapping_sub(p.in2_zp);
+                            let raw = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+                                v1.wrapping_mul(v2),
+                                p.out_mult,
+                                p.out_shift,
+                            )
+                            .wrapping_add(p.out_zp);
+                            data[o] = raw.max(p.act_min).min(p.act_max) as i8;
+                            o += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +214,47 @@ mod tests {
                 let v = multiply_by_quantized_multiplier(prod, m, p.out_shift) + p.out_zp;
                 assert_eq!(got as i32, v.clamp(p.act_min, p.act_max), "case {case}");
             }
+        }
+    }
+
+    #[test]
+    fn in_place_matches_out_of_place() {
+        let mut rng = Rng::new(23);
+        for case in 0..100 {
+            let dims: [usize; 6] = core::array::from_fn(|_| rng.usize(1, 3));
+            let n: usize = dims.iter().product();
+            let mut full = [0usize; 6];
+            let mut acc = 1;
+            for i in (0..6).rev() {
+                full[i] = acc;
+                acc *= dims[i];
+            }
+            let bcast: [bool; 6] = core::array::from_fn(|_| rng.usize(0, 2) == 0);
+            let mut other = [0usize; 6];
+            let mut len = 1;
+            for i in (0..6).rev() {
+                if !bcast[i] {
+                    other[i] = len;
+                    len *= dims[i];
+                }
+            }
+            let (m, s) = rng.multiplier();
+            let p = MulParams {
+                in1_zp: rng.range(-128, 127) as i32,
+                in2_zp: rng.range(-128, 127) as i32,
+                out_mult: m,
+                out_shift: s - 3,
+                out_zp: rng.range(-128, 127) as i32,
+                act_min: rng.range(-128, -1) as i32,
+                act_max: rng.range(0, 127) as i32,
+                ..base(dims, full, other)
+            };
+            let (a, b) = (rng.i8s(n), rng.i8s(len));
+            let mut expected = vec![0i8; n];
+            mul(&p, &a, &b, &mut expected);
+            let mut data = a.clone();
+            mul_in_place(&p, &mut data, &b);
+            assert_eq!(data, expected, "case {case}");
         }
     }
 }

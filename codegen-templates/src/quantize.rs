@@ -60,6 +60,19 @@ pub fn requantize(p: &RequantizeParams, input: &[i8], output: &mut [i8]) {
     }
 }
 
+/// [`requantize`] over `data` in place (element `i` is read, then written).
+pub fn requantize_in_place(p: &RequantizeParams, data: &mut [i8]) {
+    for i in 0..p.len {
+        let v = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+            (data[i] as i32).wrapping_sub(p.in_zp),
+            p.multiplier,
+            p.shift,
+        )
+        .wrapping_add(p.out_zp);
+        data[i] = v.clamp(-128, 127) as i8;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +138,22 @@ mod tests {
         let mut out = [0i8; 4];
         requantize(&p, &[1, 11, -9, 100], &mut out);
         assert_eq!(out, [-2, 18, -22, 127]);
+    }
+
+    #[test]
+    fn requantize_in_place_matches_out_of_place() {
+        let input: Vec<i8> = (-128..=127).collect();
+        let p = RequantizeParams {
+            len: input.len(),
+            in_zp: 3,
+            out_zp: -9,
+            multiplier: 1_700_000_000,
+            shift: 1,
+        };
+        let mut expected = vec![0i8; input.len()];
+        requantize(&p, &input, &mut expected);
+        let mut data = input.clone();
+        requantize_in_place(&p, &mut data);
+        assert_eq!(data, expected);
     }
 }

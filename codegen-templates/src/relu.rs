@@ -50,6 +50,24 @@ pub fn relu(p: &ReluParams, input: &[i8], output: &mut [i8]) {
     }
 }
 
+/// [`relu`] over `data` in place (element `i` is read, then written).
+pub fn relu_in_place(p: &ReluParams, data: &mut [i8]) {
+    for i in 0..p.len {
+        let x = data[i] as i32;
+        let v = if p.requantize {
+            mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+                x.wrapping_sub(p.in_zp),
+                p.multiplier,
+                p.shift,
+            )
+            .wrapping_add(p.out_zp)
+        } else {
+            x
+        };
+        data[i] = v.max(p.act_min).min(p.act_max) as i8;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +106,27 @@ mod tests {
         let mut out = [0i8; 4];
         relu(&p, &[-128, -3, 20, 100], &mut out);
         assert_eq!(out, [-3, -3, 20, 57]);
+    }
+
+    #[test]
+    fn in_place_matches_out_of_place() {
+        let input: Vec<i8> = (-128..=127).collect();
+        for requantize in [false, true] {
+            let p = ReluParams {
+                len: input.len(),
+                requantize,
+                in_zp: -7,
+                out_zp: 3,
+                multiplier: 1_518_500_250,
+                shift: -1,
+                act_min: 3,
+                act_max: 120,
+            };
+            let mut expected = vec![0i8; input.len()];
+            relu(&p, &input, &mut expected);
+            let mut data = input.clone();
+            relu_in_place(&p, &mut data);
+            assert_eq!(data, expected);
+        }
     }
 }

@@ -47,6 +47,26 @@ pub fn tanh(p: &TanhParams, input: &[i8], output: &mut [i8]) {
     }
 }
 
+/// [`tanh`] over `data` in place (element `i` is read, then written).
+pub fn tanh_in_place(p: &TanhParams, data: &mut [i8]) {
+    for i in 0..p.len {
+        let v = (data[i] as i32).wrapping_sub(p.in_zp);
+        data[i] = if v <= -p.input_range_radius {
+            i8::MIN
+        } else if v >= p.input_range_radius {
+            i8::MAX
+        } else {
+            let q4 = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+                v,
+                p.input_multiplier,
+                p.input_left_shift,
+            );
+            let q0 = mcuc_runtime::fixed::tanh::<4>(q4);
+            mcuc_runtime::fixed::rounding_divide_by_pot(q0, 31 - 7).clamp(-128, 127) as i8
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +114,24 @@ mod tests {
             assert!((y as f64 - want).abs() <= 1.0, "{x}: {y} vs {want}");
         }
         assert!(out.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn in_place_matches_out_of_place() {
+        let input: Vec<i8> = (-128..=127).collect();
+        for (in_zp, radius, mult, shift) in [(0, 120, 1 << 30, 24), (-5, 47, 1_400_000_000, 22)] {
+            let p = TanhParams {
+                len: input.len(),
+                in_zp,
+                input_range_radius: radius,
+                input_multiplier: mult,
+                input_left_shift: shift,
+            };
+            let mut expected = vec![0i8; input.len()];
+            tanh(&p, &input, &mut expected);
+            let mut data = input.clone();
+            tanh_in_place(&p, &mut data);
+            assert_eq!(data, expected);
+        }
     }
 }
