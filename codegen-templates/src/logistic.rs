@@ -54,9 +54,9 @@ pub fn logistic(p: &LogisticParams, input: &[i8], output: &mut [i8]) {
 
 /// [`logistic`] over `data` in place (element `i` is read, then written).
 pub fn logistic_in_place(p: &LogisticParams, data: &mut [i8]) {
-    for i in 0..p.len {
-        let v = (data[i] as i32).wrapping_sub(p.in_zp);
-        data[i] = if v <= -p.input_range_radius {
+    for x in data[..p.len].iter_mut() {
+        let v = (*x as i32).wrapping_sub(p.in_zp);
+        *x = if v <= -p.input_range_radius {
             i8::MIN
         } else if v >= p.input_range_radius {
             i8::MAX

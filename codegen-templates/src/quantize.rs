@@ -62,14 +62,14 @@ pub fn requantize(p: &RequantizeParams, input: &[i8], output: &mut [i8]) {
 
 /// [`requantize`] over `data` in place (element `i` is read, then written).
 pub fn requantize_in_place(p: &RequantizeParams, data: &mut [i8]) {
-    for i in 0..p.len {
+    for x in data[..p.len].iter_mut() {
         let v = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-            (data[i] as i32).wrapping_sub(p.in_zp),
+            (*x as i32).wrapping_sub(p.in_zp),
             p.multiplier,
             p.shift,
         )
         .wrapping_add(p.out_zp);
-        data[i] = v.clamp(-128, 127) as i8;
+        *x = v.clamp(-128, 127) as i8;
     }
 }
 

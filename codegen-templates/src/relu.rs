@@ -52,19 +52,19 @@ pub fn relu(p: &ReluParams, input: &[i8], output: &mut [i8]) {
 
 /// [`relu`] over `data` in place (element `i` is read, then written).
 pub fn relu_in_place(p: &ReluParams, data: &mut [i8]) {
-    for i in 0..p.len {
-        let x = data[i] as i32;
+    for x in data[..p.len].iter_mut() {
+        let v0 = *x as i32;
         let v = if p.requantize {
             mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                x.wrapping_sub(p.in_zp),
+                v0.wrapping_sub(p.in_zp),
                 p.multiplier,
                 p.shift,
             )
             .wrapping_add(p.out_zp)
         } else {
-            x
+            v0
         };
-        data[i] = v.max(p.act_min).min(p.act_max) as i8;
+        *x = v.max(p.act_min).min(p.act_max) as i8;
     }
 }
 

@@ -49,9 +49,9 @@ pub fn tanh(p: &TanhParams, input: &[i8], output: &mut [i8]) {
 
 /// [`tanh`] over `data` in place (element `i` is read, then written).
 pub fn tanh_in_place(p: &TanhParams, data: &mut [i8]) {
-    for i in 0..p.len {
-        let v = (data[i] as i32).wrapping_sub(p.in_zp);
-        data[i] = if v <= -p.input_range_radius {
+    for x in data[..p.len].iter_mut() {
+        let v = (*x as i32).wrapping_sub(p.in_zp);
+        *x = if v <= -p.input_range_radius {
             i8::MIN
         } else if v >= p.input_range_radius {
             i8::MAX
