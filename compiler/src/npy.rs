@@ -25,8 +25,12 @@ impl Array {
         Array { dtype, shape, data }
     }
 
+    /// Number of elements (saturating; exact for every parsed array).
     pub fn elements(&self) -> usize {
-        self.shape.iter().product()
+        self.shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -75,7 +79,7 @@ pub fn parse(bytes: &[u8]) -> Result<Array, String> {
         return Err("not a .npy file (missing \\x93NUMPY magic)".into());
     }
     let major = bytes[6];
-    let (header_len, start) = match major {
+    let (header_len, start): (usize, usize) = match major {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
         2 | 3 => {
             if bytes.len() < 12 {
@@ -88,8 +92,9 @@ pub fn parse(bytes: &[u8]) -> Result<Array, String> {
         }
         v => return Err(format!("unsupported .npy format version {v}")),
     };
-    let header = bytes
-        .get(start..start + header_len)
+    let header = start
+        .checked_add(header_len)
+        .and_then(|end| bytes.get(start..end))
         .ok_or("truncated .npy header")?;
     let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
     let descr = dict_value(header, "descr").ok_or("header has no 'descr'")?;
@@ -115,7 +120,10 @@ pub fn parse(bytes: &[u8]) -> Result<Array, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let data = &bytes[start + header_len..];
-    let need = shape.iter().product::<usize>() * dtype.size();
+    let need = shape
+        .iter()
+        .try_fold(dtype.size(), |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("shape {shape:?} of {dtype} is too large"))?;
     if data.len() != need {
         return Err(format!(
             "data has {} bytes, shape {shape:?} of {dtype} needs {need}",
@@ -251,5 +259,14 @@ mod tests {
                 .unwrap_err()
                 .contains("Fortran")
         );
+    }
+
+    #[test]
+    fn huge_shapes_are_errors() {
+        let header = "{'descr': '|i1', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }\n";
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        b.extend_from_slice(header.as_bytes());
+        assert!(parse(&b).unwrap_err().contains("too large"));
     }
 }

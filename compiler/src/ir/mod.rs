@@ -126,6 +126,12 @@ impl Quant {
     }
 }
 
+/// The largest tensor mcuc accepts, in bytes (256 MiB). Microcontroller
+/// memories are far smaller; the limit keeps sizes, offsets and the host
+/// executor's buffers well inside `usize` and memory, so a corrupt shape is
+/// an error instead of an overflow or a giant allocation.
+pub const MAX_TENSOR_BYTES: usize = 1 << 28;
+
 /// Static facts about a value.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Fact {
@@ -143,12 +149,26 @@ impl Fact {
         }
     }
 
+    /// Number of elements. Saturates at `usize::MAX` instead of
+    /// overflowing; graphs that passed [`verify`] have no tensor larger
+    /// than [`MAX_TENSOR_BYTES`], so there it is exact.
     pub fn elements(&self) -> usize {
-        self.shape.iter().product()
+        self.shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .unwrap_or(usize::MAX)
     }
 
+    /// Size in bytes, saturating like [`Fact::elements`].
     pub fn bytes(&self) -> usize {
-        self.elements() * self.dtype.size()
+        self.checked_bytes().unwrap_or(usize::MAX)
+    }
+
+    /// Size in bytes, `None` if it does not fit in `usize`.
+    pub fn checked_bytes(&self) -> Option<usize> {
+        self.shape
+            .iter()
+            .try_fold(self.dtype.size(), |n, &d| n.checked_mul(d))
     }
 
     pub fn rank(&self) -> usize {

@@ -6,16 +6,18 @@
 //!    reader of `v`" for every operand `v`.
 //! 2. Every value is produced by at most one node; a node reads only values
 //!    that are produced, constant, or graph inputs; graph outputs exist.
-//! 3. Facts are self-consistent: constant data has exactly `bytes()` bytes;
-//!    quantization has finite positive scales, zero points inside the dtype's
-//!    range, one entry or one per channel of its axis.
+//! 3. Facts are self-consistent: no tensor is larger than
+//!    [`MAX_TENSOR_BYTES`](super::MAX_TENSOR_BYTES); constant data has
+//!    exactly `bytes()` bytes; quantization has finite positive scales, zero
+//!    points inside the dtype's range, one entry or one per channel of its
+//!    axis.
 //! 4. Stored output facts equal what [`OpDef::infer`](super::ops::OpDef::infer)
 //!    derives from the input facts (shape and dtype).
 //! 5. Each op's own invariants ([`OpDef::check`](super::ops::OpDef::check)).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{DType, Fact, Graph, NodeId, Value, ValueId};
+use super::{DType, Fact, Graph, MAX_TENSOR_BYTES, NodeId, Value, ValueId};
 use crate::error::{Error, Result};
 
 /// Verifies `g`; `stage` names the step that produced it, for the message.
@@ -130,6 +132,13 @@ fn dtype_range(dtype: DType) -> Option<(i64, i64)> {
 
 fn check_fact(v: &Value, errors: &mut Vec<String>, what: &str) {
     let fact: &Fact = &v.fact;
+    if fact.checked_bytes().is_none_or(|b| b > MAX_TENSOR_BYTES) {
+        errors.push(format!(
+            "{what}: shape {:?} of {} exceeds the {MAX_TENSOR_BYTES}-byte tensor size limit",
+            fact.shape, fact.dtype
+        ));
+        return;
+    }
     if let Some(data) = &v.data
         && data.len() != fact.bytes()
     {

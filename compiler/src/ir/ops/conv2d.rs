@@ -27,7 +27,8 @@ impl OpDef for Conv2d {
                 x.shape, w.shape
             ));
         };
-        if wcin == 0 || cin % wcin != 0 || cout % (cin / wcin) != 0 {
+        // groups = cin / wcin must be a positive divisor of cout.
+        if wcin == 0 || cin % wcin != 0 || cin < wcin || cout % (cin / wcin) != 0 {
             return Err(format!(
                 "filter input channels {wcin} do not divide input channels {cin}"
             ));

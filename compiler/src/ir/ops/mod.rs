@@ -130,10 +130,19 @@ pub struct Padding {
 impl Padding {
     /// TFLite SAME padding for one spatial dimension: total padding is split
     /// with the odd element at the end (bottom/right), as TFLite computes it.
+    ///
+    /// Total for any arguments (a zero filter, stride or input, huge
+    /// dilations): degenerate geometry is rejected by the op's `infer`, not
+    /// by an overflow here.
     pub fn same_1d(input: usize, filter: usize, stride: usize, dilation: usize) -> (usize, usize) {
-        let effective = (filter - 1) * dilation + 1;
+        let effective = effective_window(filter, dilation);
+        let stride = stride.max(1);
         let out = input.div_ceil(stride);
-        let needed = ((out - 1) * stride + effective).saturating_sub(input);
+        let needed = out
+            .saturating_sub(1)
+            .saturating_mul(stride)
+            .saturating_add(effective)
+            .saturating_sub(input);
         (needed / 2, needed - needed / 2)
     }
 
@@ -158,6 +167,14 @@ impl Padding {
     }
 }
 
+/// Extent of a dilated window: `(filter - 1) * dilation + 1`, saturating.
+fn effective_window(filter: usize, dilation: usize) -> usize {
+    filter
+        .saturating_sub(1)
+        .saturating_mul(dilation)
+        .saturating_add(1)
+}
+
 /// Output extent of a windowed op along one dimension.
 pub(crate) fn window_out(
     input: usize,
@@ -167,11 +184,25 @@ pub(crate) fn window_out(
     stride: usize,
     dilation: usize,
 ) -> Result<usize, String> {
-    let effective = (filter.max(1) - 1) * dilation + 1;
-    let padded = input + pad_before + pad_after;
+    if filter == 0 {
+        return Err("window of size 0".into());
+    }
     if stride == 0 {
         return Err("stride 0".into());
     }
+    if dilation == 0 {
+        return Err("dilation 0".into());
+    }
+    let effective = effective_window(filter, dilation);
+    // The kernels (like TFLite's) compute window positions in i32.
+    let limit = i32::MAX as usize;
+    if effective > limit || pad_before > limit || pad_after > limit || stride > limit {
+        return Err(format!(
+            "window {effective} (stride {stride}, padding {pad_before}/{pad_after}) exceeds \
+             the int32 range of the kernels"
+        ));
+    }
+    let padded = input.saturating_add(pad_before).saturating_add(pad_after);
     if padded < effective {
         return Err(format!(
             "window {effective} larger than padded input {padded}"
@@ -255,5 +286,23 @@ mod tests {
         assert_eq!(window_out(16, 0, 0, 3, 2, 1), Ok(7));
         assert_eq!(window_out(16, 0, 1, 3, 2, 1), Ok(8));
         assert!(window_out(2, 0, 0, 3, 1, 1).is_err());
+    }
+
+    #[test]
+    fn degenerate_geometry_is_an_error_not_a_panic() {
+        // Filter 0 (an empty filter tensor), empty input, zero stride.
+        assert_eq!(Padding::same_1d(8, 0, 1, 1), (0, 0));
+        assert_eq!(Padding::same_1d(0, 3, 1, 1), (1, 2));
+        assert_eq!(Padding::same_1d(8, 3, 0, 1), (1, 1));
+        let (a, b) = Padding::same_1d(8, usize::MAX, usize::MAX, usize::MAX);
+        assert!(a <= b);
+        assert!(window_out(8, 0, 0, 0, 1, 1).is_err());
+        assert!(window_out(8, 0, 0, 3, 1, 0).is_err());
+        assert!(window_out(8, 0, 0, 3, 1, usize::MAX).is_err());
+        // A window wider than i32 (TFLite's arithmetic) is an error even
+        // when padding would make it fit.
+        let (a, b) = Padding::same_1d(4, 3, 1 << 31, 1 << 31);
+        assert!(window_out(4, a, b, 3, 1 << 31, 1 << 31).is_err());
+        assert_eq!(window_out(4, 1000, 1000, 3, 1, 1000), Ok(4));
     }
 }
