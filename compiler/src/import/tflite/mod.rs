@@ -7,9 +7,13 @@
 //! and its first output tensor.
 
 mod ops;
+/// The planus-generated TFLite schema: readers, and owned types with a
+/// builder that tests and fuzz targets use to write `.tflite` files. Not a
+/// stable API.
+#[doc(hidden)]
 #[allow(clippy::all, unused, unreachable_pub, missing_docs)]
 #[rustfmt::skip]
-mod schema_generated;
+pub mod schema_generated;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +22,7 @@ use planus::ReadAsRoot;
 use schema_generated::tflite as fb;
 
 use crate::error::{Error, Result};
-use crate::ir::{DType, Fact, Graph, Quant, Value, ValueId};
+use crate::ir::{DType, Fact, Graph, MAX_TENSOR_BYTES, Quant, Value, ValueId};
 
 /// TFLite files carry the identifier `TFL3` at byte offset 4.
 pub fn looks_like_tflite(bytes: &[u8]) -> bool {
@@ -163,10 +167,12 @@ fn dtype(t: fb::TensorType, name: &str) -> Result<DType> {
         fb::TensorType::Float32 => DType::Float32,
         fb::TensorType::Bool => DType::Bool,
         other => {
+            let other = schema_enum_name("TensorType", other as i64)
+                .unwrap_or_else(|| format!("{other:?}"));
             return Err(Error::tensor(
                 name,
                 format!(
-                    "element type {other:?} is not supported (expected int8, uint8, int16, int32, int64, float32 or bool)"
+                    "element type {other} is not supported (expected int8, uint8, int16, int32, int64, float32 or bool)"
                 ),
             ));
         }
@@ -215,6 +221,22 @@ fn tensor_value(
         })?,
     };
     let fact = Fact::new(shape, dtype, quant);
+    match fact.checked_bytes() {
+        Some(b) if b <= MAX_TENSOR_BYTES => {}
+        size => {
+            let size = size.map_or("larger than the address space".into(), |b| {
+                format!("{b} bytes")
+            });
+            return Err(Error::tensor(
+                &name,
+                format!(
+                    "shape {:?} of {dtype} is {size}; mcuc accepts at most {} MiB for one tensor",
+                    fact.shape,
+                    MAX_TENSOR_BYTES >> 20
+                ),
+            ));
+        }
+    }
 
     let buffer_index = t.buffer().map_err(perr)? as usize;
     let data = match buffers.get(buffer_index) {
@@ -338,23 +360,42 @@ fn quantization(
 /// The schema's spelling of a builtin operator code (e.g. `CONV_2D`), read
 /// from the committed schema so error messages use TFLite's own names.
 pub(crate) fn builtin_name(code: i32) -> String {
+    schema_enum_name("BuiltinOperator", code.into())
+        .unwrap_or_else(|| format!("builtin operator code {code}"))
+}
+
+/// The schema's spelling of value `value` of enum `enum_name` (e.g.
+/// `ActivationFunctionType` 4 -> `TANH`), or `None` if the schema has no
+/// such value.
+pub(crate) fn schema_enum_name(enum_name: &str, value: i64) -> Option<String> {
     const SCHEMA: &str = include_str!("schema.fbs");
     let body = SCHEMA
-        .split("enum BuiltinOperator")
-        .nth(1)
-        .and_then(|s| s.split('}').next())
-        .unwrap_or("");
+        .split(&format!("enum {enum_name}"))
+        .nth(1)?
+        .split_once('{')?
+        .1
+        .split('}')
+        .next()?;
+    // Values are `NAME = n,` or just `NAME,` (one more than the previous).
+    let mut next = 0i64;
     for line in body.lines() {
-        let line = line.split("//").next().unwrap_or("").trim();
-        if let Some((name, value)) = line.split_once('=') {
-            let value = value.trim().trim_end_matches(',');
-            let value = value.split_whitespace().next().unwrap_or("");
-            if value.parse::<i32>() == Ok(code) {
-                return name.trim().to_string();
+        let line = line.split("//").next().unwrap_or("");
+        for item in line.split(',') {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
             }
+            let (name, v) = match item.split_once('=') {
+                Some((name, v)) => (name.trim(), v.split_whitespace().next()?.parse().ok()?),
+                None => (item.split_whitespace().next()?, next),
+            };
+            if v == value {
+                return Some(name.to_string());
+            }
+            next = v + 1;
         }
     }
-    format!("builtin operator code {code}")
+    None
 }
 
 #[cfg(test)]
@@ -369,5 +410,20 @@ mod tests {
         assert_eq!(builtin_name(36), "GATHER");
         assert_eq!(builtin_name(205), "REDUCE_WINDOW");
         assert_eq!(builtin_name(99999), "builtin operator code 99999");
+    }
+
+    #[test]
+    fn enum_names_come_from_the_schema() {
+        let name = |e, v| schema_enum_name(e, v);
+        assert_eq!(name("ActivationFunctionType", 4).as_deref(), Some("TANH"));
+        assert_eq!(name("ActivationFunctionType", 6), None);
+        assert_eq!(
+            name("FullyConnectedOptionsWeightsFormat", 1).as_deref(),
+            Some("SHUFFLED4x16INT8")
+        );
+        // Implicit values: `enum Padding : byte { SAME, VALID }`.
+        assert_eq!(name("Padding", 1).as_deref(), Some("VALID"));
+        assert_eq!(name("TensorType", 1).as_deref(), Some("FLOAT16"));
+        assert_eq!(name("NoSuchEnum", 0), None);
     }
 }

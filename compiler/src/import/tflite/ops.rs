@@ -4,7 +4,7 @@
 //! `Error::UnsupportedAttr`; nothing is silently ignored.
 
 use super::schema_generated::tflite as fb;
-use super::{Importer, builtin_name};
+use super::{Importer, builtin_name, schema_enum_name};
 use crate::error::{Error, Result};
 use crate::ir::ops::{
     Activation, Add, AvgPool2d, Concat, Conv2d, DepthwiseConv2d, Dequantize, FullyConnected,
@@ -35,6 +35,17 @@ impl OpCx<'_, '_> {
             op: self.op_name.clone(),
             attr: attr.into(),
             value: format!("{value:?}"),
+            expected: expected.into(),
+        }
+    }
+
+    /// `unsupported_attr` for an enum attribute, spelled as in the schema.
+    fn unsupported_enum(&self, attr: &str, enum_name: &str, value: i64, expected: &str) -> Error {
+        Error::UnsupportedAttr {
+            node: self.name.clone(),
+            op: self.op_name.clone(),
+            attr: attr.into(),
+            value: schema_enum_name(enum_name, value).unwrap_or_else(|| value.to_string()),
             expected: expected.into(),
         }
     }
@@ -88,9 +99,10 @@ impl OpCx<'_, '_> {
             fb::ActivationFunctionType::Relu6 => Activation::Relu6,
             fb::ActivationFunctionType::ReluN1To1 => Activation::ReluN1To1,
             other => {
-                return Err(self.unsupported_attr(
+                return Err(self.unsupported_enum(
                     "fused_activation_function",
-                    other,
+                    "ActivationFunctionType",
+                    other as i64,
                     "NONE, RELU, RELU6 or RELU_N1_TO_1",
                 ));
             }
@@ -160,16 +172,22 @@ pub(crate) fn import_operator(
     let deprecated = code.deprecated_builtin_code().map_err(perr)? as i32;
     let builtin = match code.builtin_code() {
         Ok(c) => (c as i32).max(deprecated),
-        Err(_) => {
+        Err(planus::Error {
+            error_kind: planus::errors::ErrorKind::UnknownEnumTag { source },
+            ..
+        }) => {
             // An enum value this schema does not know: a newer operator.
-            let raw = deprecated;
             return Err(unsupported(
                 im,
                 index,
                 op,
-                format!("{} (unknown to this schema)", builtin_name(raw)),
+                format!(
+                    "#{} (an operator code newer than mcuc's TFLite schema)",
+                    source.tag
+                ),
             ));
         }
+        Err(e) => return Err(perr(e)),
     };
     let op_name = builtin_name(builtin);
     let inputs: Vec<i32> = op
@@ -390,7 +408,12 @@ fn fully_connected(cx: &OpCx<'_, '_>) -> Result<Converted> {
             let e = |e| cx.planus(e);
             let format = o.weights_format().map_err(e)?;
             if format != fb::FullyConnectedOptionsWeightsFormat::Default {
-                return Err(cx.unsupported_attr("weights_format", format, "DEFAULT"));
+                return Err(cx.unsupported_enum(
+                    "weights_format",
+                    "FullyConnectedOptionsWeightsFormat",
+                    format as i64,
+                    "DEFAULT",
+                ));
             }
             (
                 cx.activation(o.fused_activation_function().map_err(e)?)?,
