@@ -22,6 +22,7 @@ pub mod ir;
 pub mod kernels;
 pub mod npy;
 pub mod passes;
+pub mod patch;
 pub mod pipeline;
 pub mod plan;
 pub mod targets;
