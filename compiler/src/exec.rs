@@ -6,6 +6,8 @@
 //! executor and the TFLite goldens is therefore evidence about the shipped
 //! kernels, not about a second implementation.
 
+pub mod float;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -116,7 +118,22 @@ pub(crate) fn bytes_as_i8(bytes: &[u8]) -> &[i8] {
 
 /// `mcuc run`: reads the model and `.npy` inputs, writes `.npy` outputs.
 pub fn run_files(model: &Path, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<()> {
-    let g = crate::pipeline::load(model)?;
+    run_files_with(
+        model,
+        &crate::pipeline::LoadOptions::default(),
+        inputs,
+        outputs,
+    )
+}
+
+/// [`run_files`] with load options (calibration for float models).
+pub fn run_files_with(
+    model: &Path,
+    opts: &crate::pipeline::LoadOptions,
+    inputs: &[PathBuf],
+    outputs: &[PathBuf],
+) -> Result<()> {
+    let g = crate::pipeline::load_with(model, opts)?;
     if outputs.len() != g.outputs.len() {
         return Err(Error::IoMismatch {
             message: format!(

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +20,64 @@ struct Cli {
 enum Map {
     Device,
     Qemu,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Method {
+    Minmax,
+    Percentile,
+    Entropy,
+}
+
+/// How a model is read: ONNX input shapes and post-training quantization.
+#[derive(Args)]
+struct LoadArgs {
+    /// Calibration inputs for a float model: an .npy of samples stacked
+    /// along the first axis, or a directory of .npy files.
+    #[arg(long)]
+    calib: Option<PathBuf>,
+    /// How calibrated ranges are chosen.
+    #[arg(long, value_enum, default_value = "minmax")]
+    calib_method: Method,
+    /// Static shape for an ONNX input with dynamic dimensions:
+    /// NAME=D0,D1,... (repeatable).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    input_shapes: Vec<String>,
+}
+
+impl LoadArgs {
+    fn options(&self) -> mcuc::Result<mcuc::pipeline::LoadOptions> {
+        let mut o = mcuc::pipeline::LoadOptions {
+            calibration: self.calib.clone(),
+            calib_method: match self.calib_method {
+                Method::Minmax => mcuc::CalibMethod::MinMax,
+                Method::Percentile => mcuc::CalibMethod::Percentile,
+                Method::Entropy => mcuc::CalibMethod::Entropy,
+            },
+            ..Default::default()
+        };
+        for spec in &self.input_shapes {
+            let (name, dims) = parse_shape(spec)?;
+            o.import.input_shapes.insert(name, dims);
+        }
+        Ok(o)
+    }
+}
+
+fn parse_shape(spec: &str) -> mcuc::Result<(String, Vec<usize>)> {
+    let bad = || mcuc::Error::Usage {
+        message: format!("--input-shape `{spec}`: expected NAME=D0,D1,... with positive integers"),
+    };
+    let (name, dims) = spec.rsplit_once('=').ok_or_else(bad)?;
+    let dims = dims
+        .split(',')
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    if name.is_empty() {
+        return Err(bad());
+    }
+    Ok((name.to_string(), dims))
 }
 
 #[derive(Subcommand)]
@@ -41,6 +99,8 @@ enum Command {
         /// Memory map of memory.x: the device's or QEMU's.
         #[arg(long, value_enum, default_value = "device")]
         memory_map: Map,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// Print the memory plan: arena, lower bound, per-layer buffers.
     Plan {
@@ -53,6 +113,8 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// Print one line per layer (op, shapes, params, MACs, weight bytes) and totals.
     Inspect {
@@ -70,6 +132,8 @@ enum Command {
         /// Output .npy files, one per model output, in the model's output order.
         #[arg(long = "output", required = true)]
         outputs: Vec<PathBuf>,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// List the built-in targets.
     Targets,
@@ -102,8 +166,16 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             name,
             planner,
             memory_map,
+            load,
         } => {
+            let opts = load.options()?;
             let mut build = mcuc::Build::new(&model);
+            if let Some(c) = &opts.calibration {
+                build.calibration(c).calibration_method(opts.calib_method);
+            }
+            for (name, dims) in &opts.import.input_shapes {
+                build.input_shape(name, dims);
+            }
             build
                 .target(&target)
                 .name(&name)
@@ -125,9 +197,10 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             target,
             planner,
             json: as_json,
+            load,
         } => {
             let target = mcuc::Target::builtin(&target)?;
-            let graph = mcuc::pipeline::load(&model)?;
+            let graph = mcuc::pipeline::load_with(&model, &load.options()?)?;
             let mut opts = mcuc::Options::default();
             opts.planner.strategy = planner;
             let (_, report) = mcuc::pipeline::plan(&graph, &target, &opts)?;
@@ -155,7 +228,8 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             model,
             inputs,
             outputs,
-        } => mcuc::exec::run_files(&model, &inputs, &outputs),
+            load,
+        } => mcuc::exec::run_files_with(&model, &load.options()?, &inputs, &outputs),
         Command::Targets => {
             for t in mcuc::targets::builtin_targets()? {
                 println!(

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -22,7 +22,48 @@ use crate::targets::{MemoryMap, Target};
 /// Imports a model and runs the optimization passes: the graph every
 /// later step (planning, code generation, `mcuc run`) works on.
 pub fn load(path: &Path) -> Result<Graph> {
-    let mut graph = crate::import::load(path)?;
+    load_with(path, &LoadOptions::default())
+}
+
+/// What [`load_with`] needs besides the model: front-end options and, for
+/// float models, calibration data.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    pub import: crate::import::onnx::ImportOptions,
+    /// Calibration inputs for post-training quantization: an `.npy` of
+    /// stacked samples or a directory of `.npy` files.
+    pub calibration: Option<PathBuf>,
+    pub calib_method: crate::passes::quantize::CalibMethod,
+}
+
+/// [`load`] with options: import, optimize, and for a float model
+/// calibrate and quantize (verifying after each step), then optimize the
+/// int8 graph.
+pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Graph> {
+    use crate::passes::quantize;
+    let mut graph = load_float(path, &opts.import)?;
+    if quantize::is_float(&graph) {
+        let Some(calib) = &opts.calibration else {
+            return Err(quantize::needs_calibration(&graph));
+        };
+        let samples = quantize::load_calibration(calib, &graph)?;
+        graph = quantize::quantize(
+            &graph,
+            &quantize::Calibration {
+                samples,
+                method: opts.calib_method,
+            },
+        )?;
+        crate::ir::verify::verify(&graph, "quantize")?;
+        crate::passes::optimize(&mut graph)?;
+    }
+    Ok(graph)
+}
+
+/// Imports and optimizes without quantizing: a float model stays float
+/// (for the host float executor and accuracy measurements).
+pub fn load_float(path: &Path, opts: &crate::import::onnx::ImportOptions) -> Result<Graph> {
+    let mut graph = crate::import::load_with(path, opts)?;
     crate::passes::optimize(&mut graph)?;
     Ok(graph)
 }

@@ -105,6 +105,7 @@ pub(crate) use call;
 pub fn lower(g: &Graph, n: NodeId) -> Result<Lowered> {
     let node = g.node(n);
     let cx = Cx { g, node };
+    refuse_float(&cx)?;
     match &node.op {
         Op::Conv2d(op) => conv::conv2d(&cx, op),
         Op::DepthwiseConv2d(op) => conv::depthwise_conv2d(&cx, op),
@@ -123,6 +124,32 @@ pub fn lower(g: &Graph, n: NodeId) -> Result<Lowered> {
         Op::Concat(op) => concat::lower(&cx, op),
         Op::Quantize(_) => quantize::quantize(&cx),
         Op::Dequantize(_) => quantize::dequantize(&cx),
+        Op::BatchNorm(_) | Op::LeakyRelu(_) | Op::Clip(_) => Err(cx.error(format!(
+            "{} exists only in float graphs and has no int8 kernel",
+            node.op.name()
+        ))),
+    }
+}
+
+/// Kernels are int8: a float32 activation outside QUANTIZE/DEQUANTIZE means
+/// the graph was never quantized.
+fn refuse_float(cx: &Cx<'_>) -> Result<()> {
+    if matches!(cx.node.op, Op::Quantize(_) | Op::Dequantize(_)) {
+        return Ok(());
+    }
+    let float = cx
+        .node
+        .inputs
+        .iter()
+        .chain(&cx.node.outputs)
+        .find(|&&v| cx.g.fact(v).dtype == crate::ir::DType::Float32);
+    match float {
+        Some(&v) => Err(cx.error(format!(
+            "`{}` is float32: mcuc generates int8 kernels only; quantize first: \
+             pass calibration inputs with --calib FILE.npy|DIR (Build::calibration)",
+            cx.g.value(v).name
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -1,7 +1,7 @@
-//! Elementwise ADD and MUL of two int8 tensors, with numpy-style broadcasting
-//! of either operand.
+//! Elementwise ADD and MUL of two int8 (or, before quantization, float32)
+//! tensors, with numpy-style broadcasting of either operand.
 
-use super::{Activation, OpDef, expect_int8_per_tensor};
+use super::{Activation, OpDef, expect_float_or_int8};
 use crate::ir::{DType, Fact, Value};
 
 /// Broadcast shape of two shapes (right-aligned, dims equal or 1).
@@ -41,12 +41,7 @@ fn infer_binary(inputs: &[&Fact]) -> Result<Vec<(Vec<usize>, DType)>, String> {
 
 fn check_binary(inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
     let mut e = Vec::new();
-    for (i, v) in inputs.iter().enumerate() {
-        expect_int8_per_tensor(v, &format!("input {i}"), &mut e);
-    }
-    if let Some(o) = outputs.first() {
-        expect_int8_per_tensor(o, "output", &mut e);
-    }
+    expect_float_or_int8(inputs, outputs, &mut e);
     e
 }
 
