@@ -59,7 +59,9 @@ pub struct Imported {
 }
 
 /// Opsets the importer implements (default domain).
-pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=21;
+/// Opset 22 only added element types (bfloat16, float8) to the operators
+/// mcuc reads, so its float and int8 semantics are those of 21.
+pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=22;
 
 /// Whether `bytes` look like an ONNX `ModelProto`: a protobuf whose first
 /// field is `ir_version` (field 1, varint), as every exporter writes it.

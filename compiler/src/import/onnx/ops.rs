@@ -581,9 +581,7 @@ fn batch_norm(im: &mut Importer<'_>, cx: &Cx<'_>) -> Result<()> {
         Fact::new(vec![c], DType::Float32, None),
         Some(f32_bytes(&add)),
     );
-    let layout = if xv == x.id {
-        x.layout
-    } else if shape.len() == 4 {
+    let layout = if shape.len() == 4 {
         Layout::Nchw
     } else {
         Layout::Plain
