@@ -134,6 +134,27 @@ pub fn run_files_with(
     outputs: &[PathBuf],
 ) -> Result<()> {
     let g = crate::pipeline::load_with(model, opts)?;
+    let arrays = inputs
+        .iter()
+        .map(|p| npy::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    // An ONNX NCHW input that mcuc reads in NHWC order may be given in the
+    // model's own (NCHW) layout.
+    let arrays: Vec<Array> = arrays
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| match g.inputs.get(i).map(|&v| &g.fact(v).shape) {
+            Some(s)
+                if s.len() == 4
+                    && a.shape == [s[0], s[3], s[1], s[2]]
+                    && a.shape != *s
+                    && a.data.len() == a.elements() * a.dtype.size() =>
+            {
+                nchw_to_nhwc(&a)
+            }
+            _ => a,
+        })
+        .collect();
     if outputs.len() != g.outputs.len() {
         return Err(Error::IoMismatch {
             message: format!(
@@ -143,10 +164,6 @@ pub fn run_files_with(
             ),
         });
     }
-    let arrays = inputs
-        .iter()
-        .map(|p| npy::read(p))
-        .collect::<Result<Vec<_>>>()?;
     let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     check_inputs(&g, &arrays, &names)?;
     let results = run(&g, &arrays)?;
@@ -154,4 +171,23 @@ pub fn run_files_with(
         npy::write(path, array)?;
     }
     Ok(())
+}
+
+/// Reorders a 4-D NCHW array to NHWC.
+pub fn nchw_to_nhwc(a: &Array) -> Array {
+    let s = &a.shape;
+    let size = a.dtype.size();
+    let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+    let mut out = Vec::with_capacity(a.data.len());
+    for b in 0..n {
+        for y in 0..h {
+            for x in 0..w {
+                for ch in 0..c {
+                    let i = ((b * c + ch) * h + y) * w + x;
+                    out.extend_from_slice(&a.data[i * size..(i + 1) * size]);
+                }
+            }
+        }
+    }
+    Array::new(a.dtype, vec![n, h, w, c], out)
 }

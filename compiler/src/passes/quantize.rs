@@ -123,7 +123,10 @@ pub fn load_calibration(path: &Path, g: &Graph) -> Result<Vec<Vec<Array>>> {
     let mut samples = Vec::new();
     for file in &files {
         let a = npy::read(file)?;
-        samples.extend(split_samples(&a, &want, file)?);
+        samples.extend(match nchw_samples(&a, &want, file) {
+            Some(s) => s,
+            None => split_samples(&a, &want, file)?,
+        });
     }
     if samples.is_empty() {
         return Err(Error::Npy {
@@ -132,6 +135,20 @@ pub fn load_calibration(path: &Path, g: &Graph) -> Result<Vec<Vec<Array>>> {
         });
     }
     Ok(samples.into_iter().map(|s| vec![s]).collect())
+}
+
+/// Samples of an NCHW model input that mcuc reads in NHWC order, given in
+/// the ONNX (NCHW) layout: split and reordered to NHWC.
+fn nchw_samples(a: &Array, want: &Fact, file: &Path) -> Option<Vec<Array>> {
+    let [n, h, w, c] = want.shape[..] else {
+        return None;
+    };
+    let nchw = Fact::new(vec![n, c, h, w], want.dtype, None);
+    if nchw.shape == want.shape {
+        return None;
+    }
+    let samples = split_samples(a, &nchw, file).ok()?;
+    Some(samples.iter().map(crate::exec::nchw_to_nhwc).collect())
 }
 
 /// Splits `a` into samples shaped like `want`.
