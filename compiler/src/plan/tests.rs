@@ -17,15 +17,14 @@ fn ok_plan(g: &Graph, opts: &PlanOptions) -> VerifiedPlan {
     }
 }
 
+/// In place is on by default; RELU's kernel declares it.
 fn relu_in_place() -> PlanOptions {
+    PlanOptions::default()
+}
+
+fn no_in_place() -> PlanOptions {
     PlanOptions {
-        in_place: BTreeMap::from([(
-            "RELU".to_string(),
-            InPlace {
-                input: 0,
-                output: 0,
-            },
-        )]),
+        in_place: false,
         ..PlanOptions::default()
     }
 }
@@ -115,27 +114,38 @@ fn in_place_op_reuses_its_dead_input() {
     let r = gb.relu("relu", a);
     let b = gb.op("b", &[r], 16);
     let g = gb.finish(&[b]);
-    let without = ok_plan(&g, &PlanOptions::default());
+    let without = ok_plan(&g, &no_in_place());
     assert_eq!(without.arena_bytes, 512);
     let opts = relu_in_place();
     let with = ok_plan(&g, &opts);
     assert_eq!(with.buffer(r).and_then(|b| b.alias_of), Some(a));
     assert_eq!(with.arena_bytes, 272);
-    // The same plan is rejected by a verifier that does not know RELU runs in place.
-    let e = verify(&g, with.into_plan(), &VerifyOptions::default());
+    assert_eq!(with.in_place.len(), 1);
+    // The same plan is rejected by a verifier told that nothing runs in place.
+    let e = verify(&g, with.clone().into_plan(), &VerifyOptions::default());
     match e {
         Err(Error::Verify { errors, .. }) => {
             assert!(
-                errors.iter().any(|e| e.contains("does not run in place")),
-                "{errors:?}"
-            );
-            assert!(
-                errors.iter().any(|e| e.contains("overlaps input")),
+                errors
+                    .iter()
+                    .any(|e| e.contains("in-place execution is off")),
                 "{errors:?}"
             );
         }
         other => panic!("expected a verify error, got {other:?}"),
     }
+    // Or without the in-place entry: then the alias is unexplained.
+    let mut p = with.into_plan();
+    p.in_place.clear();
+    let errors = verify::collect(&g, &p, &opts.verify_options(None));
+    assert!(
+        errors.iter().any(|e| e.contains("does not run in place")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("overlaps input")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -177,6 +187,11 @@ fn verifier_rejects_unsafe_in_place_plans() {
         alias_of: Some(a),
         ..rl
     };
+    let relu = g
+        .node_ids()
+        .find(|&n| g.node(n).name == "relu")
+        .expect("relu node");
+    p.in_place.insert(relu, InPlace::elementwise(0));
     match verify(&g, p, &opts.verify_options(None)) {
         Err(Error::Verify { errors, .. }) => {
             assert!(
@@ -519,7 +534,8 @@ proptest! {
     #[test]
     fn min_peak_schedule_is_optimal_on_small_dags(s in spec(6)) {
         let g = build(&s);
-        let opts = PlanOptions::default();
+        // The schedule search ignores in-place sharing.
+        let opts = no_in_place();
         let sched = schedule::min_peak_order(&g, &opts).expect("schedules");
         prop_assert!(sched.exact);
         let lb = bound::lower_bound_for_order(&g, &sched.order, &opts).expect("bound");

@@ -112,6 +112,24 @@ impl Target {
         self.ram.iter().map(|r| r.length).sum()
     }
 
+    /// The regions the memory planner may use, in the order of the TOML
+    /// (fastest first): the first minus the stack, the others whole.
+    pub fn plan_regions(&self) -> Vec<crate::plan::RegionSpec> {
+        self.ram
+            .iter()
+            .enumerate()
+            .map(|(i, r)| crate::plan::RegionSpec {
+                name: r.name.clone(),
+                capacity: usize::try_from(if i == 0 {
+                    self.static_ram_bytes()
+                } else {
+                    r.length
+                })
+                .ok(),
+            })
+            .collect()
+    }
+
     /// SRAM available for statics (arena) in the first region, after the stack.
     pub fn static_ram_bytes(&self) -> u64 {
         self.ram[0].length - self.stack_bytes

@@ -1,8 +1,7 @@
 //! Activations: the fused-activation attribute shared by many ops, and the
-//! standalone elementwise activation operators (RELU/RELU6, LOGISTIC, TANH,
-//! and the float-only LEAKY_RELU).
+//! standalone elementwise activation operators (RELU/RELU6, LOGISTIC, TANH).
 
-use super::{OpDef, expect_float, expect_float_or_int8};
+use super::{InPlace, OpDef, expect_float, expect_float_or_int8};
 use crate::ir::{DType, Fact, Value};
 
 /// A clamp fused into the producing op (TFLite `fused_activation_function`).
@@ -44,6 +43,18 @@ fn same_shape(inputs: &[&Fact], name: &str) -> Result<Vec<(Vec<usize>, DType)>, 
     }
 }
 
+/// An int8 -> int8 elementwise op may write its output over its input.
+pub(super) fn int8_elementwise_in_place(inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+    match (inputs, outputs) {
+        ([x], [y])
+            if x.dtype == DType::Int8 && y.dtype == DType::Int8 && x.elements() == y.elements() =>
+        {
+            vec![InPlace::elementwise(0)]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// int8 (per-tensor) in and out, or float32 in and out before quantization.
 fn int8_io(inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
     let mut e = Vec::new();
@@ -76,6 +87,9 @@ impl OpDef for Relu {
         }
         e
     }
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        int8_elementwise_in_place(inputs, outputs)
+    }
 }
 
 /// LOGISTIC (sigmoid). int8 output must use scale 1/256, zero point -128.
@@ -92,6 +106,9 @@ impl OpDef for Logistic {
     fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
         int8_io(inputs, outputs)
     }
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        int8_elementwise_in_place(inputs, outputs)
+    }
 }
 
 /// TANH. int8 output must use scale 1/128, zero point 0.
@@ -107,6 +124,9 @@ impl OpDef for Tanh {
     }
     fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
         int8_io(inputs, outputs)
+    }
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        int8_elementwise_in_place(inputs, outputs)
     }
 }
 

@@ -69,6 +69,43 @@ pub trait OpDef {
     fn is_alias(&self) -> bool {
         false
     }
+
+    /// The ways the op's kernel can write an output over one of its inputs,
+    /// best first. The planner uses one when that input is dead after the
+    /// op; the kernel binding must offer the matching in-place call.
+    fn in_place(&self, _inputs: &[&Fact], _outputs: &[&Fact]) -> Vec<InPlace> {
+        Vec::new()
+    }
+
+    /// Scratch bytes the (out-of-place) kernel needs while it runs (im2col
+    /// buffers, partial sums). The planner places them in the arena for the
+    /// op's step only.
+    fn scratch_bytes(&self, _inputs: &[&Fact], _outputs: &[&Fact]) -> usize {
+        0
+    }
+}
+
+/// A kernel's promise that it computes output `output` in the bytes of
+/// input `input` (operand indices), using `scratch_bytes` of temporary
+/// memory: every input element is read before the output bytes over it are
+/// written. The output starts at the input's first byte and is not larger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct InPlace {
+    pub input: usize,
+    pub output: usize,
+    pub scratch_bytes: usize,
+}
+
+impl InPlace {
+    /// Output 0 over input `input`, without scratch: elementwise kernels
+    /// that read element `i` before writing element `i`.
+    pub fn elementwise(input: usize) -> InPlace {
+        InPlace {
+            input,
+            output: 0,
+            scratch_bytes: 0,
+        }
+    }
 }
 
 macro_rules! ops {

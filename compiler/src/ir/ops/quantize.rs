@@ -1,7 +1,8 @@
 //! QUANTIZE (float32 -> int8, or int8 -> int8 requantization) and
 //! DEQUANTIZE (int8 -> float32; int32 -> float32 for QDQ biases).
 
-use super::OpDef;
+use super::activation::int8_elementwise_in_place;
+use super::{InPlace, OpDef};
 use crate::ir::{DType, Fact, Value};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +35,10 @@ impl OpDef for Quantize {
             }
         }
         e
+    }
+    /// int8 -> int8 requantization runs in place.
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        int8_elementwise_in_place(inputs, outputs)
     }
 }
 
