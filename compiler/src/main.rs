@@ -104,7 +104,9 @@ enum Command {
     },
     /// Print the memory plan: arena, lower bound, per-layer buffers.
     Plan {
-        model: PathBuf,
+        /// The model; with --compare, an optional corpus folder.
+        #[arg(required_unless_present = "compare")]
+        model: Option<PathBuf>,
         #[arg(long, default_value = "f746")]
         target: String,
         /// Force one memory placement strategy.
@@ -113,6 +115,14 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Also draw the plan (memory over execution steps) as SVG.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// Plan every model of a corpus (MODEL, else $MCUC_MODELS, else
+        /// ../shared/models or tests/models) and compare with TFLite
+        /// Micro's arena and the lower bound.
+        #[arg(long)]
+        compare: bool,
         #[command(flatten)]
         load: LoadArgs,
     },
@@ -197,13 +207,28 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             target,
             planner,
             json: as_json,
+            svg,
+            compare,
             load,
         } => {
-            let target = mcuc::Target::builtin(&target)?;
-            let graph = mcuc::pipeline::load_with(&model, &load.options()?)?;
             let mut opts = mcuc::Options::default();
             opts.planner.strategy = planner;
-            let (_, report) = mcuc::pipeline::plan(&graph, &target, &opts)?;
+            if compare {
+                return compare_corpus(model, &opts.planner, as_json);
+            }
+            let model = model.ok_or_else(|| mcuc::Error::Usage {
+                message: "mcuc plan needs a MODEL (or --compare)".into(),
+            })?;
+            let target = mcuc::Target::builtin(&target)?;
+            let graph = mcuc::pipeline::load_with(&model, &load.options()?)?;
+            let (planned, report) = mcuc::pipeline::plan(&graph, &target, &opts)?;
+            if let Some(path) = svg {
+                let picture = mcuc::plan::svg::render(&graph, &planned);
+                std::fs::write(&path, picture).map_err(|err| mcuc::Error::Io {
+                    path: path.clone(),
+                    err,
+                })?;
+            }
             if as_json {
                 println!("{}", json(&report)?);
             } else {
@@ -249,4 +274,26 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `mcuc plan --compare`: the corpus table (TFLM arena, mcuc arena, lower
+/// bound, ratios, in-place savings).
+fn compare_corpus(
+    dir: Option<PathBuf>,
+    planner: &mcuc::plan::PlanOptions,
+    as_json: bool,
+) -> mcuc::Result<()> {
+    let dir = dir
+        .or_else(mcuc::plan::corpus::models_dir)
+        .ok_or_else(|| mcuc::Error::Usage {
+            message: "no corpus: pass a folder, or set MCUC_MODELS".into(),
+        })?;
+    let rows = mcuc::plan::corpus::plan_corpus(&dir, planner)?;
+    if as_json {
+        println!("{}", json(&rows)?);
+    } else {
+        println!("corpus: {}", dir.display());
+        print!("{}", mcuc::plan::corpus::render_table(&rows));
+    }
+    Ok(())
 }
