@@ -116,7 +116,11 @@ pub fn render(g: &Graph, plan: &MemoryPlan) -> String {
     let steps = plan.order.len().max(1);
     let step_w = (1400.0 / steps as f64).clamp(14.0, 64.0);
     let plot_w = step_w * steps as f64;
-    let panels = plan.regions.len().max(1);
+    // Region 0, and the other regions the plan uses.
+    let shown: Vec<usize> = (0..plan.regions.len())
+        .filter(|&r| r == 0 || plan.regions[r].arena_bytes > 0)
+        .collect();
+    let panels = shown.len().max(1);
     let multi = panels > 1;
     let width = LEFT + plot_w + RIGHT;
     let height = TOP + panels as f64 * (PANEL_H + PANEL_GAP) - PANEL_GAP + BOTTOM;
@@ -159,12 +163,15 @@ pub fn render(g: &Graph, plan: &MemoryPlan) -> String {
         }
     }
     let x_of = |t: usize| LEFT + t as f64 * step_w;
-    for (r, region) in plan.regions.iter().enumerate() {
-        let top = TOP + r as f64 * (PANEL_H + PANEL_GAP);
+    for (panel, &r) in shown.iter().enumerate() {
+        let region = &plan.regions[r];
+        let top = TOP + panel as f64 * (PANEL_H + PANEL_GAP);
         let bottom = top + PANEL_H;
         // The scale: the region's arena, and the bound in a single region.
         let mut ymax = region.arena_bytes.max(1);
-        if !multi {
+        if multi {
+            ymax = ymax.max(region.capacity.unwrap_or(0));
+        } else {
             ymax = ymax.max(plan.lower_bound_bytes);
             ymax = ymax.max(plan.live_bytes.iter().copied().max().unwrap_or(0));
         }

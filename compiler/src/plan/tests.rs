@@ -617,3 +617,85 @@ proptest! {
         }
     }
 }
+
+fn two_regions(fast: usize) -> PlanOptions {
+    PlanOptions {
+        regions: vec![
+            RegionSpec {
+                name: "FAST".into(),
+                capacity: Some(fast),
+            },
+            RegionSpec {
+                name: "SLOW".into(),
+                capacity: Some(1 << 20),
+            },
+        ],
+        ..PlanOptions::default()
+    }
+}
+
+#[test]
+fn a_plan_too_big_for_the_first_region_spills_to_the_next() {
+    // in(64) -> a(1024) -> b(64) -> c(1024) -> out(64): one region needs 1088.
+    let (g, vals) = chain(&[64, 1024, 64, 1024, 64]);
+    let one = ok_plan(&g, &PlanOptions::default());
+    assert_eq!(one.arena_bytes, 1088);
+    assert_eq!(one.regions.len(), 1);
+    // Fits the first region: nothing moves.
+    let fits = ok_plan(&g, &two_regions(2048));
+    assert_eq!(fits.regions[0].arena_bytes, 1088);
+    assert_eq!(fits.regions[1].arena_bytes, 0);
+    assert!(fits.buffers.iter().all(|b| b.region == 0));
+    // 512 bytes of fast memory: the big tensors go to the slow region, the
+    // graph input and output stay in region 0.
+    let split = ok_plan(&g, &two_regions(512));
+    assert!(split.regions[0].arena_bytes <= 512, "{:?}", split.regions);
+    assert!(split.regions[1].arena_bytes > 0);
+    assert_eq!(
+        split.arena_bytes,
+        split.regions.iter().map(|r| r.arena_bytes).sum::<usize>()
+    );
+    for v in [vals[0], vals[4]] {
+        assert_eq!(split.buffer(v).map(|b| b.region), Some(0));
+    }
+    for v in [vals[1], vals[3]] {
+        assert_eq!(split.buffer(v).map(|b| b.region), Some(1));
+    }
+    // Too small even for the graph's inputs and outputs: one region, which
+    // the fit check then refuses.
+    let p = plan(&g, &two_regions(32)).expect("plans");
+    assert_eq!(p.regions[1].arena_bytes, 0);
+    assert_eq!(p.regions[0].arena_bytes, 1088);
+}
+
+#[test]
+fn the_verifier_checks_regions() {
+    let (g, vals) = chain(&[64, 1024, 64, 1024, 64]);
+    let opts = two_regions(512);
+    let p = plan(&g, &opts).expect("plans");
+    // Moving the graph output out of region 0, or a buffer into a region
+    // that does not exist, is refused; so is a wrong total.
+    let mut bad = p.clone();
+    let i = bad
+        .buffers
+        .iter()
+        .position(|b| b.value == vals[4])
+        .expect("out");
+    bad.buffers[i].region = 1;
+    let e = verify::collect(&g, &bad, &opts.verify_options(None));
+    assert!(
+        e.iter().any(|e| e.contains("must live in region 0")),
+        "{e:?}"
+    );
+    let mut bad = p.clone();
+    bad.buffers[0].region = 7;
+    let e = verify::collect(&g, &bad, &opts.verify_options(None));
+    assert!(
+        e.iter().any(|e| e.contains("region 7 does not exist")),
+        "{e:?}"
+    );
+    let mut bad = p;
+    bad.arena_bytes += 16;
+    let e = verify::collect(&g, &bad, &opts.verify_options(None));
+    assert!(e.iter().any(|e| e.contains("not the sum")), "{e:?}");
+}
