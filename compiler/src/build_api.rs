@@ -18,7 +18,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::pipeline::{self, Generated, Options, Report};
+use crate::passes::quantize::CalibMethod;
+use crate::pipeline::{self, Generated, LoadOptions, Options, Report};
 use crate::targets::{MemoryMap, Target};
 
 /// Builder for one model compilation.
@@ -28,6 +29,7 @@ pub struct Build {
     target: String,
     out_dir: Option<PathBuf>,
     options: Options,
+    load: LoadOptions,
 }
 
 impl Build {
@@ -37,6 +39,7 @@ impl Build {
             target: "f746".into(),
             out_dir: None,
             options: Options::default(),
+            load: LoadOptions::default(),
         }
     }
 
@@ -77,10 +80,33 @@ impl Build {
         self
     }
 
+    /// Calibration inputs for a float model (post-training quantization):
+    /// an `.npy` of samples stacked along the first axis, or a directory of
+    /// `.npy` files.
+    pub fn calibration(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.load.calibration = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// How calibrated ranges are chosen (default: min/max).
+    pub fn calibration_method(&mut self, method: CalibMethod) -> &mut Self {
+        self.load.calib_method = method;
+        self
+    }
+
+    /// A static shape for an ONNX input with dynamic dimensions.
+    pub fn input_shape(&mut self, name: &str, shape: &[usize]) -> &mut Self {
+        self.load
+            .import
+            .input_shapes
+            .insert(name.to_string(), shape.to_vec());
+        self
+    }
+
     /// Compiles into memory, writing nothing.
     pub fn generate(&self) -> Result<Generated> {
         let target = Target::builtin(&self.target)?;
-        let graph = pipeline::load(&self.model)?;
+        let graph = pipeline::load_with(&self.model, &self.load)?;
         let source = format!("{} ({})", graph.name, pipeline::source_name(&self.model));
         pipeline::compile(&graph, &source, &target, &self.options)
     }
@@ -100,6 +126,9 @@ impl Build {
             })?;
         if build_script_out.is_some() {
             println!("cargo:rerun-if-changed={}", self.model.display());
+            if let Some(c) = &self.load.calibration {
+                println!("cargo:rerun-if-changed={}", c.display());
+            }
         }
         let generated = self.generate()?;
         write_files(&dir, &generated)?;

@@ -6,6 +6,8 @@
 //! executor and the TFLite goldens is therefore evidence about the shipped
 //! kernels, not about a second implementation.
 
+pub mod float;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -116,7 +118,43 @@ pub(crate) fn bytes_as_i8(bytes: &[u8]) -> &[i8] {
 
 /// `mcuc run`: reads the model and `.npy` inputs, writes `.npy` outputs.
 pub fn run_files(model: &Path, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<()> {
-    let g = crate::pipeline::load(model)?;
+    run_files_with(
+        model,
+        &crate::pipeline::LoadOptions::default(),
+        inputs,
+        outputs,
+    )
+}
+
+/// [`run_files`] with load options (calibration for float models).
+pub fn run_files_with(
+    model: &Path,
+    opts: &crate::pipeline::LoadOptions,
+    inputs: &[PathBuf],
+    outputs: &[PathBuf],
+) -> Result<()> {
+    let g = crate::pipeline::load_with(model, opts)?;
+    let arrays = inputs
+        .iter()
+        .map(|p| npy::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    // An ONNX NCHW input that mcuc reads in NHWC order may be given in the
+    // model's own (NCHW) layout.
+    let arrays: Vec<Array> = arrays
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| match g.inputs.get(i).map(|&v| &g.fact(v).shape) {
+            Some(s)
+                if s.len() == 4
+                    && a.shape == [s[0], s[3], s[1], s[2]]
+                    && a.shape != *s
+                    && a.data.len() == a.elements() * a.dtype.size() =>
+            {
+                nchw_to_nhwc(&a)
+            }
+            _ => a,
+        })
+        .collect();
     if outputs.len() != g.outputs.len() {
         return Err(Error::IoMismatch {
             message: format!(
@@ -126,10 +164,6 @@ pub fn run_files(model: &Path, inputs: &[PathBuf], outputs: &[PathBuf]) -> Resul
             ),
         });
     }
-    let arrays = inputs
-        .iter()
-        .map(|p| npy::read(p))
-        .collect::<Result<Vec<_>>>()?;
     let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     check_inputs(&g, &arrays, &names)?;
     let results = run(&g, &arrays)?;
@@ -137,4 +171,23 @@ pub fn run_files(model: &Path, inputs: &[PathBuf], outputs: &[PathBuf]) -> Resul
         npy::write(path, array)?;
     }
     Ok(())
+}
+
+/// Reorders a 4-D NCHW array to NHWC.
+pub fn nchw_to_nhwc(a: &Array) -> Array {
+    let s = &a.shape;
+    let size = a.dtype.size();
+    let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+    let mut out = Vec::with_capacity(a.data.len());
+    for b in 0..n {
+        for y in 0..h {
+            for x in 0..w {
+                for ch in 0..c {
+                    let i = ((b * c + ch) * h + y) * w + x;
+                    out.extend_from_slice(&a.data[i * size..(i + 1) * size]);
+                }
+            }
+        }
+    }
+    Array::new(a.dtype, vec![n, h, w, c], out)
 }

@@ -5,7 +5,8 @@
 //! compile time.
 //!
 //! ```text
-//!  model.tflite ──import──▶ ir::Graph ──verify──▶ passes ──verify──▶ plan ──▶ codegen
+//!  model.tflite ─┐
+//!  model.onnx ───┴import──▶ ir::Graph ──verify──▶ passes ──verify──▶ [quantize] ──▶ plan ──▶ codegen
 //!                                │
 //!                                └──▶ exec (host reference executor, `mcuc run`)
 //! ```
@@ -29,5 +30,6 @@ pub mod targets;
 
 pub use build_api::{Build, compile_model, write_files};
 pub use error::{Error, Result};
+pub use passes::quantize::CalibMethod;
 pub use pipeline::{Generated, Options, Report};
 pub use targets::{MemoryMap, Target};

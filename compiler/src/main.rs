@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +20,64 @@ struct Cli {
 enum Map {
     Device,
     Qemu,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Method {
+    Minmax,
+    Percentile,
+    Entropy,
+}
+
+/// How a model is read: ONNX input shapes and post-training quantization.
+#[derive(Args)]
+struct LoadArgs {
+    /// Calibration inputs for a float model: an .npy of samples stacked
+    /// along the first axis, or a directory of .npy files.
+    #[arg(long)]
+    calib: Option<PathBuf>,
+    /// How calibrated ranges are chosen.
+    #[arg(long, value_enum, default_value = "minmax")]
+    calib_method: Method,
+    /// Static shape for an ONNX input with dynamic dimensions:
+    /// NAME=D0,D1,... (repeatable).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    input_shapes: Vec<String>,
+}
+
+impl LoadArgs {
+    fn options(&self) -> mcuc::Result<mcuc::pipeline::LoadOptions> {
+        let mut o = mcuc::pipeline::LoadOptions {
+            calibration: self.calib.clone(),
+            calib_method: match self.calib_method {
+                Method::Minmax => mcuc::CalibMethod::MinMax,
+                Method::Percentile => mcuc::CalibMethod::Percentile,
+                Method::Entropy => mcuc::CalibMethod::Entropy,
+            },
+            ..Default::default()
+        };
+        for spec in &self.input_shapes {
+            let (name, dims) = parse_shape(spec)?;
+            o.import.input_shapes.insert(name, dims);
+        }
+        Ok(o)
+    }
+}
+
+fn parse_shape(spec: &str) -> mcuc::Result<(String, Vec<usize>)> {
+    let bad = || mcuc::Error::Usage {
+        message: format!("--input-shape `{spec}`: expected NAME=D0,D1,... with positive integers"),
+    };
+    let (name, dims) = spec.rsplit_once('=').ok_or_else(bad)?;
+    let dims = dims
+        .split(',')
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    if name.is_empty() {
+        return Err(bad());
+    }
+    Ok((name.to_string(), dims))
 }
 
 #[derive(Subcommand)]
@@ -41,10 +99,14 @@ enum Command {
         /// Memory map of memory.x: the device's or QEMU's.
         #[arg(long, value_enum, default_value = "device")]
         memory_map: Map,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// Print the memory plan: arena, lower bound, per-layer buffers.
     Plan {
-        model: PathBuf,
+        /// The model; with --compare, an optional corpus folder.
+        #[arg(required_unless_present = "compare")]
+        model: Option<PathBuf>,
         #[arg(long, default_value = "f746")]
         target: String,
         /// Force one memory placement strategy.
@@ -53,6 +115,16 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Also draw the plan (memory over execution steps) as SVG.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// Plan every model of a corpus (MODEL, else $MCUC_MODELS, else
+        /// ../shared/models or tests/models) and compare with TFLite
+        /// Micro's arena and the lower bound.
+        #[arg(long)]
+        compare: bool,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// Print one line per layer (op, shapes, params, MACs, weight bytes) and totals.
     Inspect {
@@ -70,6 +142,8 @@ enum Command {
         /// Output .npy files, one per model output, in the model's output order.
         #[arg(long = "output", required = true)]
         outputs: Vec<PathBuf>,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// List the built-in targets.
     Targets,
@@ -102,8 +176,16 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             name,
             planner,
             memory_map,
+            load,
         } => {
+            let opts = load.options()?;
             let mut build = mcuc::Build::new(&model);
+            if let Some(c) = &opts.calibration {
+                build.calibration(c).calibration_method(opts.calib_method);
+            }
+            for (name, dims) in &opts.import.input_shapes {
+                build.input_shape(name, dims);
+            }
             build
                 .target(&target)
                 .name(&name)
@@ -125,12 +207,28 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             target,
             planner,
             json: as_json,
+            svg,
+            compare,
+            load,
         } => {
-            let target = mcuc::Target::builtin(&target)?;
-            let graph = mcuc::pipeline::load(&model)?;
             let mut opts = mcuc::Options::default();
             opts.planner.strategy = planner;
-            let (_, report) = mcuc::pipeline::plan(&graph, &target, &opts)?;
+            if compare {
+                return compare_corpus(model, &opts.planner, as_json);
+            }
+            let model = model.ok_or_else(|| mcuc::Error::Usage {
+                message: "mcuc plan needs a MODEL (or --compare)".into(),
+            })?;
+            let target = mcuc::Target::builtin(&target)?;
+            let graph = mcuc::pipeline::load_with(&model, &load.options()?)?;
+            let (planned, report) = mcuc::pipeline::plan(&graph, &target, &opts)?;
+            if let Some(path) = svg {
+                let picture = mcuc::plan::svg::render(&graph, &planned);
+                std::fs::write(&path, picture).map_err(|err| mcuc::Error::Io {
+                    path: path.clone(),
+                    err,
+                })?;
+            }
             if as_json {
                 println!("{}", json(&report)?);
             } else {
@@ -155,7 +253,8 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             model,
             inputs,
             outputs,
-        } => mcuc::exec::run_files(&model, &inputs, &outputs),
+            load,
+        } => mcuc::exec::run_files_with(&model, &load.options()?, &inputs, &outputs),
         Command::Targets => {
             for t in mcuc::targets::builtin_targets()? {
                 println!(
@@ -175,4 +274,26 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `mcuc plan --compare`: the corpus table (TFLM arena, mcuc arena, lower
+/// bound, ratios, in-place savings).
+fn compare_corpus(
+    dir: Option<PathBuf>,
+    planner: &mcuc::plan::PlanOptions,
+    as_json: bool,
+) -> mcuc::Result<()> {
+    let dir = dir
+        .or_else(mcuc::plan::corpus::models_dir)
+        .ok_or_else(|| mcuc::Error::Usage {
+            message: "no corpus: pass a folder, or set MCUC_MODELS".into(),
+        })?;
+    let rows = mcuc::plan::corpus::plan_corpus(&dir, planner)?;
+    if as_json {
+        println!("{}", json(&rows)?);
+    } else {
+        println!("corpus: {}", dir.display());
+        print!("{}", mcuc::plan::corpus::render_table(&rows));
+    }
+    Ok(())
 }

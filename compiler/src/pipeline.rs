@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -22,7 +22,48 @@ use crate::targets::{MemoryMap, Target};
 /// Imports a model and runs the optimization passes: the graph every
 /// later step (planning, code generation, `mcuc run`) works on.
 pub fn load(path: &Path) -> Result<Graph> {
-    let mut graph = crate::import::load(path)?;
+    load_with(path, &LoadOptions::default())
+}
+
+/// What [`load_with`] needs besides the model: front-end options and, for
+/// float models, calibration data.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    pub import: crate::import::onnx::ImportOptions,
+    /// Calibration inputs for post-training quantization: an `.npy` of
+    /// stacked samples or a directory of `.npy` files.
+    pub calibration: Option<PathBuf>,
+    pub calib_method: crate::passes::quantize::CalibMethod,
+}
+
+/// [`load`] with options: import, optimize, and for a float model
+/// calibrate and quantize (verifying after each step), then optimize the
+/// int8 graph.
+pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Graph> {
+    use crate::passes::quantize;
+    let mut graph = load_float(path, &opts.import)?;
+    if quantize::is_float(&graph) {
+        let Some(calib) = &opts.calibration else {
+            return Err(quantize::needs_calibration(&graph));
+        };
+        let samples = quantize::load_calibration(calib, &graph)?;
+        graph = quantize::quantize(
+            &graph,
+            &quantize::Calibration {
+                samples,
+                method: opts.calib_method,
+            },
+        )?;
+        crate::ir::verify::verify(&graph, "quantize")?;
+        crate::passes::optimize(&mut graph)?;
+    }
+    Ok(graph)
+}
+
+/// Imports and optimizes without quantizing: a float model stays float
+/// (for the host float executor and accuracy measurements).
+pub fn load_float(path: &Path, opts: &crate::import::onnx::ImportOptions) -> Result<Graph> {
+    let mut graph = crate::import::load_with(path, opts)?;
     crate::passes::optimize(&mut graph)?;
     Ok(graph)
 }
@@ -61,9 +102,13 @@ pub struct Report {
     pub sram_available_bytes: u64,
     pub stack_bytes: u64,
     pub flash_bytes_budget: u64,
-    /// Activations (and scratch) peak: the arena.
+    /// Activations (and scratch) peak: the arena, over all regions.
     pub arena_bytes: usize,
     pub lower_bound_bytes: usize,
+    /// The SRAM regions the arena uses (the first, unless it is too small).
+    pub regions: Vec<plan::RegionPlan>,
+    /// Layers that write their output over their input.
+    pub in_place_layers: usize,
     /// Constant data in flash: weights, biases, per-channel multipliers.
     pub weights_bytes: usize,
     pub code_bytes_estimate: usize,
@@ -101,7 +146,11 @@ const CODE_BASE_BYTES: usize = 2048;
 
 /// Plans `g` for `target` and checks that it fits.
 pub fn plan(g: &Graph, target: &Target, opts: &Options) -> Result<(VerifiedPlan, Report)> {
-    let planned = plan::plan_verified(g, &opts.planner, None)?;
+    let mut planner = opts.planner.clone();
+    if planner.regions.is_empty() {
+        planner.regions = target.plan_regions();
+    }
+    let planned = plan::plan_verified(g, &planner, None)?;
     let report = report(g, &planned, target)?;
     if opts.check_fit {
         check_fit(&report)?;
@@ -139,6 +188,8 @@ fn report(g: &Graph, planned: &VerifiedPlan, target: &Target) -> Result<Report> 
         flash_bytes_budget: target.flash.length,
         arena_bytes: p.arena_bytes,
         lower_bound_bytes: p.lower_bound_bytes,
+        regions: p.regions.clone(),
+        in_place_layers: p.in_place.len(),
         weights_bytes: weights,
         code_bytes_estimate: code,
         flash_bytes_estimate: weights + code,
@@ -155,10 +206,31 @@ fn report(g: &Graph, planned: &VerifiedPlan, target: &Target) -> Result<Report> 
 
 fn check_fit(r: &Report) -> Result<()> {
     let mut problems = Vec::new();
-    if r.arena_bytes as u64 > r.sram_available_bytes {
+    let spread = r.regions.iter().skip(1).any(|g| g.arena_bytes > 0);
+    if spread {
+        for g in &r.regions {
+            if let Some(cap) = g.capacity.filter(|&c| g.arena_bytes > c) {
+                problems.push(format!(
+                    "SRAM region {}: its part of the arena needs {} B, the region has {cap} B; over by {} B",
+                    g.name,
+                    g.arena_bytes,
+                    g.arena_bytes - cap
+                ));
+            }
+        }
+    } else if r.arena_bytes as u64 > r.sram_available_bytes {
+        let others = if r.regions.len() > 1 {
+            let names: Vec<&str> = r.regions.iter().map(|g| g.name.as_str()).collect();
+            format!(
+                " (spreading it over {} does not fit either)",
+                names.join(", ")
+            )
+        } else {
+            String::new()
+        };
         problems.push(format!(
             "SRAM: the arena needs {} B, but {} has {} B for it ({} B SRAM minus {} B stack); \
-             over by {} B",
+             over by {} B{others}",
             r.arena_bytes,
             r.target,
             r.sram_available_bytes,
@@ -208,6 +280,20 @@ pub fn render_report(r: &Report) -> String {
         r.sram_bytes,
         r.stack_bytes
     );
+    if r.regions.iter().skip(1).any(|g| g.arena_bytes > 0) {
+        let parts: Vec<String> = r
+            .regions
+            .iter()
+            .map(|g| match g.capacity {
+                Some(c) => format!("{} {} B of {c} B", g.name, g.arena_bytes),
+                None => format!("{} {} B", g.name, g.arena_bytes),
+            })
+            .collect();
+        let _ = writeln!(s, "  regions: {}", parts.join(", "));
+    }
+    if r.in_place_layers > 0 {
+        let _ = writeln!(s, "  in place: {} layers", r.in_place_layers);
+    }
     let _ = writeln!(
         s,
         "  flash: weights {} B + code ~{} B = ~{} B of {} B",

@@ -463,6 +463,31 @@ fn inconsistent_models_name_the_tensor_or_operator() {
     );
 }
 
+/// int64 paddings are read as int32; a value that does not fit must not be
+/// truncated (2^32 + 1 used to become a padding of 1, a wrong model).
+#[test]
+fn out_of_range_int64_constant_is_not_truncated() {
+    let dir = scratch("cli_int64_paddings");
+    let mut m = ModelBuilder::new();
+    let x = m.act("input", &[1, 4, 4, 2]);
+    let pads: Vec<u8> = [0i64, 0, 0, (1 << 32) + 1, 0, 0, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let p = m.constant("paddings", &[4, 2], fb::TensorType::Int64, pads, None);
+    let y = m.act("padded", &[1, 4, 5, 2]);
+    m.op(fb::BuiltinOperator::Pad, &[x, p], &[y], None);
+    let path = write(&dir, "pad_int64.tflite", &m.finish(&[x], &[y]));
+    mcuc(["inspect", path.to_str().expect("utf-8")]).fails(
+        2,
+        "mcuc::invalid_node",
+        &[
+            "operator PAD `padded`: paddings (input 1, `paddings`)",
+            "with values in the int32 range",
+        ],
+    );
+}
+
 // ------------------------------------------------------ unsupported models
 
 #[test]

@@ -27,3 +27,22 @@ macro_rules! include_model {
         }
     };
 }
+
+/// Declares an arena of `$bytes` bytes in linker section `$section` (which
+/// the generated `memory.x` places in its SRAM region), as a
+/// [`arena::RegionArena`] static named `$name`.
+///
+/// `mcuc_runtime::region_arena!(ARENA_AXISRAM, ".mcuc.axisram", 4096);`
+#[macro_export]
+macro_rules! region_arena {
+    ($name:ident, $section:literal, $bytes:expr) => {
+        static $name: $crate::arena::RegionArena<{ $bytes }> = {
+            #[unsafe(link_section = $section)]
+            static BYTES: $crate::arena::RegionBytes<{ $bytes }> =
+                $crate::arena::RegionBytes::new();
+            // SAFETY: `BYTES` is private to this initializer, so `$name` is
+            // its only user.
+            unsafe { $crate::arena::RegionArena::new(&BYTES) }
+        };
+    };
+}

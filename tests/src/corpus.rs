@@ -8,6 +8,10 @@
 //! `inputs/<k>.npy` (or `<k>_<i>.npy`) with `outputs/<k>.npy` (or
 //! `<k>_<i>.npy`).
 //!
+//! A `model.onnx` next to a `model.tflite` is an ONNX export of the same
+//! network (QDQ form): it is a second corpus model, id `<id>.onnx`, held to
+//! the same TFLite goldens byte for byte.
+//!
 //! This file is also compiled into `tests/build.rs` (via `#[path]`), so it
 //! uses only std and serde_json.
 
@@ -71,7 +75,16 @@ pub fn models(root: &Path) -> Result<Vec<CorpusModel>, String> {
 fn walk(root: &Path, dir: &Path, found: &mut Vec<CorpusModel>) -> Result<(), String> {
     let model = dir.join("model.tflite");
     if model.is_file() {
-        found.push(load(root, dir, model)?);
+        let m = load(root, dir, model)?;
+        let onnx = dir.join("model.onnx");
+        if onnx.is_file() {
+            found.push(CorpusModel {
+                id: format!("{}.onnx", m.id),
+                model: onnx,
+                ..m.clone()
+            });
+        }
+        found.push(m);
     }
     let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?

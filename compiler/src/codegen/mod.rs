@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::ir::ops::shape_str;
 use crate::ir::{DType, Graph, ValueId};
 use crate::kernels::{self, Arg, ConstData};
-use crate::plan::VerifiedPlan;
+use crate::plan::{Buffer, VerifiedPlan};
 
 /// Alignment of each weight array in the blob (lets DSP kernels use word
 /// loads).
@@ -94,13 +94,75 @@ fn lit_i32(x: i32) -> TokenStream {
     if x < 0 { quote!(-#l) } else { quote!(#l) }
 }
 
-/// `(offset, len)` of value `v` in the arena.
-fn slot(plan: &VerifiedPlan, g: &Graph, v: ValueId) -> Result<(usize, usize)> {
-    let b = plan.plan().buffer(v).ok_or_else(|| Error::Verify {
+/// The buffer of value `v`.
+fn buffer<'p>(plan: &'p VerifiedPlan, g: &Graph, v: ValueId) -> Result<&'p Buffer> {
+    plan.plan().buffer(v).ok_or_else(|| Error::Verify {
         stage: "codegen".into(),
         errors: vec![format!("value {v} `{}` has no buffer", g.value(v).name)],
-    })?;
+    })
+}
+
+/// `(offset, len)` of value `v` in its region's arena.
+fn slot(plan: &VerifiedPlan, g: &Graph, v: ValueId) -> Result<(usize, usize)> {
+    let b = buffer(plan, g, v)?;
     Ok((b.offset, b.size))
+}
+
+/// One arena view a layer takes.
+struct View {
+    ident: proc_macro2::Ident,
+    region: usize,
+    offset: usize,
+    len: usize,
+    mutable: bool,
+}
+
+/// The name under which a layer function receives region `r`'s arena:
+/// `arena` for region 0 (the `Model`'s own), the region's name otherwise.
+fn region_param(plan: &VerifiedPlan, r: usize) -> proc_macro2::Ident {
+    match r {
+        0 => format_ident!("arena"),
+        _ => format_ident!("{}", names::region_param(&plan.regions[r].name)),
+    }
+}
+
+/// The `let` statements splitting each region's arena into the views, and
+/// the regions used (ascending).
+fn view_statements(plan: &VerifiedPlan, views: &[View]) -> (Vec<TokenStream>, Vec<usize>) {
+    let mut regions: Vec<usize> = views.iter().map(|v| v.region).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let slot = |v: &View| {
+        let (o, l) = (lit(v.offset), lit(v.len));
+        quote!((#o, #l))
+    };
+    let mut stmts = Vec::new();
+    for &r in &regions {
+        let arena = region_param(plan, r);
+        let ro: Vec<&View> = views
+            .iter()
+            .filter(|v| v.region == r && !v.mutable)
+            .collect();
+        let rw: Vec<&View> = views
+            .iter()
+            .filter(|v| v.region == r && v.mutable)
+            .collect();
+        let (ro_idents, ro_slots) = (ro.iter().map(|v| &v.ident), ro.iter().map(|v| slot(v)));
+        if let [out] = rw.as_slice() {
+            let (ident, out_slot) = (&out.ident, slot(out));
+            stmts.push(quote! {
+                let ([#(#ro_idents),*], #ident) =
+                    mcuc_runtime::arena::views(#arena, [#(#ro_slots),*], #out_slot);
+            });
+        } else {
+            let (rw_idents, rw_slots) = (rw.iter().map(|v| &v.ident), rw.iter().map(|v| slot(v)));
+            stmts.push(quote! {
+                let ([#(#ro_idents),*], [#(#rw_idents),*]) =
+                    mcuc_runtime::arena::split(#arena, [#(#ro_slots),*], [#(#rw_slots),*]);
+            });
+        }
+    }
+    (stmts, regions)
 }
 
 /// Generates the module.
@@ -122,16 +184,29 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
         let def = node.op.def();
         macs += def.macs(&in_facts, &out_facts);
         let out = node.outputs[0];
-        let out_slot = slot(plan, g, out)?;
-        if lowered.alias
-            && lowered.inputs.len() == 1
-            && slot(plan, g, lowered.inputs[0])?.0 == out_slot.0
-        {
-            // The planner gave the reshaped value the same bytes: nothing to do.
-            continue;
+        let out_buf = buffer(plan, g, out)?;
+        if lowered.alias && lowered.inputs.len() == 1 {
+            let in_buf = buffer(plan, g, lowered.inputs[0])?;
+            if (in_buf.region, in_buf.offset) == (out_buf.region, out_buf.offset) {
+                // The planner gave the reshaped value the same bytes: nothing to do.
+                continue;
+            }
         }
         let fn_name = names::layer_fn(n, node.op.name());
         let fn_ident = format_ident!("{}", fn_name);
+        let err = |m: String| Error::node(&node.name, node.op.name(), m);
+
+        // In place: the calls of the planned form, over one `data` view.
+        let form = p.in_place.get(&n);
+        let calls: &[kernels::Call] = match form {
+            Some(f) => lowered.in_place_calls(f).ok_or_else(|| {
+                err(format!(
+                    "the plan runs it in place as {f:?}, which its kernel binding does not offer"
+                ))
+            })?,
+            None => &lowered.calls,
+        };
+        let in_place_value = form.and_then(|f| node.inputs.get(f.input).copied());
 
         // Activation inputs: arena views, or constants from the blob.
         let mut views = Vec::new();
@@ -143,37 +218,82 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
                     let off = lit(blob.add(crate::exec::bytes_as_i8(data)));
                     let len = lit(data.len());
                     const_bytes += data.len();
-                    input_exprs.push(quote!(weights(#off, #len)));
+                    input_exprs.push(Some(quote!(weights(#off, #len))));
                 }
+                None if Some(v) == in_place_value => input_exprs.push(None),
                 None => {
-                    let (off, len) = slot(plan, g, v)?;
-                    views.push((ident.clone(), off, len));
-                    input_exprs.push(quote!(#ident));
+                    let b = buffer(plan, g, v)?;
+                    views.push(View {
+                        ident: ident.clone(),
+                        region: b.region,
+                        offset: b.offset,
+                        len: b.size,
+                        mutable: false,
+                    });
+                    input_exprs.push(Some(quote!(#ident)));
                 }
             }
         }
-        let view_idents = views.iter().map(|(i, _, _)| i);
-        let view_slots = views.iter().map(|(_, o, l)| {
-            let (o, l) = (lit(*o), lit(*l));
-            quote!((#o, #l))
-        });
-        let (out_off, out_len) = (lit(out_slot.0), lit(out_slot.1));
-        let mut body = vec![quote! {
-            let ([#(#view_idents),*], out) =
-                mcuc_runtime::arena::views(arena, [#(#view_slots),*], (#out_off, #out_len));
-        }];
+        match in_place_value {
+            Some(x) => {
+                let b = buffer(plan, g, x)?;
+                views.push(View {
+                    ident: format_ident!("data"),
+                    region: b.region,
+                    offset: b.offset,
+                    len: b.size,
+                    mutable: true,
+                });
+            }
+            None => views.push(View {
+                ident: format_ident!("out"),
+                region: out_buf.region,
+                offset: out_buf.offset,
+                len: out_buf.size,
+                mutable: true,
+            }),
+        }
+        if let Some(sc) = p.scratch.iter().find(|s| s.node == n) {
+            views.push(View {
+                ident: format_ident!("scratch"),
+                region: sc.region,
+                offset: sc.offset,
+                len: sc.size,
+                mutable: true,
+            });
+        }
+        let (mut body, regions) = view_statements(plan, &views);
+        let has_view = |name: &str| views.iter().any(|v| v.ident == name);
 
-        let multi = lowered.calls.len() > 1;
-        for (ci, call) in lowered.calls.iter().enumerate() {
+        let multi = calls.len() > 1;
+        for (ci, call) in calls.iter().enumerate() {
             let template = templates.get(call.file)?;
             let mut bindings = Vec::new();
             for (name, arg) in &call.args {
                 let expr = match arg {
-                    Arg::Input(k) => input_exprs.get(*k).cloned().ok_or_else(|| {
-                        Error::node(&node.name, node.op.name(), "kernel input out of range")
+                    Arg::Input(k) => input_exprs.get(*k).cloned().flatten().ok_or_else(|| {
+                        err(format!(
+                            "kernel argument `{name}` reads an input it may not"
+                        ))
                     })?,
-                    Arg::Output if multi => quote!(&mut *out),
-                    Arg::Output => quote!(out),
+                    Arg::Output | Arg::InOut | Arg::Scratch => {
+                        let view = match arg {
+                            Arg::Output => "out",
+                            Arg::InOut => "data",
+                            _ => "scratch",
+                        };
+                        if !has_view(view) {
+                            return Err(err(format!(
+                                "kernel argument `{name}` needs a `{view}` buffer the plan does not give"
+                            )));
+                        }
+                        let ident = format_ident!("{}", view);
+                        if multi {
+                            quote!(&mut *#ident)
+                        } else {
+                            quote!(#ident)
+                        }
+                    }
                     Arg::Const(ConstData::I8(data)) => {
                         let off = lit(blob.add(data));
                         let len = lit(data.len());
@@ -208,7 +328,7 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
             .map(|&v| shape_str(&g.fact(v).shape))
             .collect();
         let doc = format!(
-            " `{}` {}: {} -> {}{}{}",
+            " `{}` {}: {} -> {}{}{}{}",
             node.name,
             node.op.name(),
             ins.join(", "),
@@ -221,19 +341,62 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
             match def.macs(&in_facts, &out_facts) {
                 0 => String::new(),
                 m => format!(", {m} MACs"),
+            },
+            match (in_place_value, p.scratch.iter().find(|s| s.node == n)) {
+                (Some(x), Some(sc)) => format!(
+                    ", in place over `{}` with {} B of scratch",
+                    g.value(x).name,
+                    sc.size
+                ),
+                (Some(x), None) => format!(", in place over `{}`", g.value(x).name),
+                (None, Some(sc)) => format!(", {} B of scratch", sc.size),
+                (None, None) => String::new(),
             }
         );
+        let params: Vec<TokenStream> = regions
+            .iter()
+            .map(|&r| {
+                let a = region_param(plan, r);
+                quote!(#a: &mut [u8])
+            })
+            .collect();
+        let args = regions.iter().map(|&r| region_param(plan, r));
         layer_fns.push(quote! {
             #[doc = #doc]
-            fn #fn_ident(arena: &mut [u8]) {
+            fn #fn_ident(#(#params),*) {
                 #(#body)*
             }
         });
-        layer_calls.push(quote!(#fn_ident(arena);));
+        layer_calls.push(quote!(#fn_ident(#(#args),*);));
     }
 
     let io = io_items(g, plan)?;
-    let arena_bytes = lit(p.arena_bytes);
+    let own_bytes = p.regions.first().map_or(p.arena_bytes, |r| r.arena_bytes);
+    let arena_bytes = lit(own_bytes);
+    let total_bytes = if p.arena_bytes == own_bytes {
+        quote!(ARENA_BYTES)
+    } else {
+        let l = lit(p.arena_bytes);
+        quote!(#l)
+    };
+    // Regions besides the Model's own: one static each, in its section.
+    let extra: Vec<usize> = (1..p.regions.len())
+        .filter(|&r| p.regions[r].arena_bytes > 0)
+        .collect();
+    let region_statics = extra.iter().map(|&r| {
+        let region = &p.regions[r];
+        let name = format_ident!("{}", names::region_static(&region.name));
+        let section = names::region_section(&region.name);
+        let bytes = lit(region.arena_bytes);
+        let doc = format!(
+            " The part of the arena in {} ({} bytes), in section `{section}`.",
+            region.name, region.arena_bytes
+        );
+        quote! {
+            #[doc = #doc]
+            mcuc_runtime::region_arena!(#name, #section, #bytes);
+        }
+    });
     let weights_len = lit(blob.bytes.len());
     let weights_file = format!("{}.weights.bin", opts.name);
     let weights_items = if !blob.bytes.is_empty() {
@@ -252,16 +415,38 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
         // Every layer aliases its input (e.g. a lone RESHAPE): nothing to run.
         quote!()
     } else {
+        // The other regions' arenas are lent for the inference (a second
+        // inference started meanwhile, from an interrupt, would find them
+        // taken and do nothing).
+        let mut calls = quote!(#(#layer_calls)*);
+        for &r in extra.iter().rev() {
+            let name = format_ident!("{}", names::region_static(&p.regions[r].name));
+            let param = region_param(plan, r);
+            calls = quote! {
+                #name.with(|#param: &mut [u8]| {
+                    #calls
+                });
+            };
+        }
         quote! {
             let arena = &mut self.arena.0[..];
-            #(#layer_calls)*
+            #calls
         }
     };
     let (run_sig, run_copy_in, run_copy_out) = (&io.run_params, &io.copy_in, &io.copy_out);
     let (inputs_info, outputs_info) = (&io.inputs_info, &io.outputs_info);
     let (input_arms, output_arms) = (&io.input_arms, &io.output_arms);
+    let arena_doc = if extra.is_empty() {
+        " Bytes of the activation arena, fixed at compile time.".to_string()
+    } else {
+        format!(
+            " Bytes of the activation arena in the `Model` itself ({}); the other regions hold {} more.",
+            p.regions[0].name,
+            p.arena_bytes - own_bytes
+        )
+    };
     let tokens = quote! {
-        /// Bytes of the activation arena, fixed at compile time.
+        #[doc = #arena_doc]
         pub const ARENA_BYTES: usize = #arena_bytes;
 
         #[repr(C, align(16))]
@@ -270,6 +455,8 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
         #weights_items
 
         #(#statics)*
+
+        #(#region_statics)*
 
         /// The compiled model. It owns its arena; all zeros, so a `static`
         /// of it lands in `.bss`.
@@ -308,7 +495,7 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
         impl mcuc_runtime::Model for Model {
             const INPUTS: &'static [mcuc_runtime::TensorInfo] = &[#(#inputs_info),*];
             const OUTPUTS: &'static [mcuc_runtime::TensorInfo] = &[#(#outputs_info),*];
-            const ARENA_BYTES: usize = ARENA_BYTES;
+            const ARENA_BYTES: usize = #total_bytes;
 
             fn input_bytes_mut(&mut self, index: usize) -> &mut [u8] {
                 match index {
@@ -334,14 +521,26 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
     let file: syn::File = syn::parse2(tokens).map_err(|e| Error::Usage {
         message: format!("internal error: generated code does not parse: {e}"),
     })?;
+    let regions_line = if extra.is_empty() {
+        String::new()
+    } else {
+        let parts: Vec<String> = p
+            .regions
+            .iter()
+            .map(|r| format!("{} {}", r.name, r.arena_bytes))
+            .collect();
+        format!("// regions (bytes): {}\n", parts.join(", "))
+    };
     let header = format!(
-        "// @generated by mcuc from {}. Do not edit.\n//\n// arena: {} bytes (lower bound {}), constants: {} bytes, MACs: {}\n// layers: {}, plan: {}\n\n",
+        "// @generated by mcuc from {}. Do not edit.\n//\n// arena: {} bytes (lower bound {}), constants: {} bytes, MACs: {}\n{}// layers: {}, in place: {}, plan: {}\n\n",
         opts.source,
-        arena_bytes,
+        p.arena_bytes,
         p.lower_bound_bytes,
         const_bytes,
         macs,
+        regions_line,
         layer_fns.len(),
+        p.in_place.len(),
         p.strategy
     );
     let code = header + &format_items(file);

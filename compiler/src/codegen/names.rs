@@ -13,6 +13,23 @@ pub fn layer_const(node: NodeId, arg: &str) -> String {
     format!("LAYER_{:03}_{}", node.index(), arg.to_uppercase())
 }
 
+/// The identifier under which layer functions receive a region's arena:
+/// `arena_axisram` for region `AXISRAM` (never clashes with the names of
+/// views or kernel arguments).
+pub fn region_param(region: &str) -> String {
+    format!("arena_{}", module_name(region).trim_start_matches("model_"))
+}
+
+/// The static holding a region's arena: `ARENA_AXISRAM`.
+pub fn region_static(region: &str) -> String {
+    format!("ARENA_{}", module_name(region).to_uppercase())
+}
+
+/// The linker section of a region's arena: `.mcuc.axisram`.
+pub fn region_section(region: &str) -> String {
+    format!(".mcuc.{}", module_name(region))
+}
+
 /// Parameter names of `Model::run`: `input`/`output` for a single tensor,
 /// `input_0`, `input_1`... otherwise.
 pub fn io_param(kind: &str, index: usize, count: usize) -> String {
@@ -63,5 +80,8 @@ mod tests {
         assert_eq!(module_name("person-detect.v2"), "person_detect_v2");
         assert_eq!(module_name("8bit"), "model_8bit");
         assert_eq!(module_name("fn"), "fn_");
+        assert_eq!(region_param("AXISRAM"), "arena_axisram");
+        assert_eq!(region_static("SRAM123"), "ARENA_SRAM123");
+        assert_eq!(region_section("DTCM"), ".mcuc.dtcm");
     }
 }

@@ -189,7 +189,8 @@ impl Value {
         self.data.is_some()
     }
 
-    /// Constant data decoded as little-endian `i32`s.
+    /// Constant data decoded as little-endian `i32`s (from int32, or from
+    /// int64 when every value fits: `None` rather than a truncated value).
     pub fn const_i32(&self) -> Option<Vec<i32>> {
         let data = self.data.as_ref()?;
         match self.fact.dtype {
@@ -198,15 +199,14 @@ impl Value {
                     .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                     .collect(),
             ),
-            DType::Int64 => Some(
-                data.chunks_exact(8)
-                    .map(|c| {
-                        let mut b = [0u8; 8];
-                        b.copy_from_slice(c);
-                        i64::from_le_bytes(b) as i32
-                    })
-                    .collect(),
-            ),
+            DType::Int64 => data
+                .chunks_exact(8)
+                .map(|c| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(c);
+                    i32::try_from(i64::from_le_bytes(b)).ok()
+                })
+                .collect(),
             _ => None,
         }
     }

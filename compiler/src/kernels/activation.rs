@@ -2,16 +2,24 @@
 
 use mcuc_templates::prepare;
 
-use super::{Arg, Cx, Lowered, activation, call};
+use super::{Arg, Call, Cx, InPlaceCalls, Lowered, activation, call, call_in_place};
 use crate::error::Result;
-use crate::ir::ops::Relu;
+use crate::ir::ops::{InPlace, Relu};
 
-fn single(cx: &Cx<'_>, call: super::Call) -> Lowered {
-    Lowered {
-        inputs: vec![cx.node.inputs[0]],
-        calls: vec![call],
-        alias: false,
-    }
+/// An elementwise op: one call, and its in-place twin for each declared
+/// form (there is at most one, over input 0).
+pub(super) fn single(cx: &Cx<'_>, call: Call, in_place: impl Fn() -> Call) -> Lowered {
+    let mut l = Lowered::new(vec![cx.node.inputs[0]], vec![call]);
+    l.in_place = cx
+        .in_place_forms()
+        .into_iter()
+        .filter(|&f| f == InPlace::elementwise(0))
+        .map(|form| InPlaceCalls {
+            form,
+            calls: vec![in_place()],
+        })
+        .collect();
+    l
 }
 
 pub(super) fn relu(cx: &Cx<'_>, op: &Relu) -> Result<Lowered> {
@@ -33,6 +41,17 @@ pub(super) fn relu(cx: &Cx<'_>, op: &Relu) -> Result<Lowered> {
                 mcuc_templates::relu::relu(&params, ins[0], out)
             }
         ),
+        || {
+            call_in_place!(
+                "relu.rs",
+                relu::relu_in_place,
+                p,
+                ["data" => Arg::InOut],
+                |params| move |_: &[&[i8]], data: &mut [i8], _: &mut [i8]| {
+                    mcuc_templates::relu::relu_in_place(&params, data)
+                }
+            )
+        },
     ))
 }
 
@@ -54,6 +73,17 @@ pub(super) fn logistic(cx: &Cx<'_>) -> Result<Lowered> {
                 mcuc_templates::logistic::logistic(&params, ins[0], out)
             }
         ),
+        || {
+            call_in_place!(
+                "logistic.rs",
+                logistic::logistic_in_place,
+                p,
+                ["data" => Arg::InOut],
+                |params| move |_: &[&[i8]], data: &mut [i8], _: &mut [i8]| {
+                    mcuc_templates::logistic::logistic_in_place(&params, data)
+                }
+            )
+        },
     ))
 }
 
@@ -75,5 +105,16 @@ pub(super) fn tanh(cx: &Cx<'_>) -> Result<Lowered> {
                 mcuc_templates::tanh::tanh(&params, ins[0], out)
             }
         ),
+        || {
+            call_in_place!(
+                "tanh.rs",
+                tanh::tanh_in_place,
+                p,
+                ["data" => Arg::InOut],
+                |params| move |_: &[&[i8]], data: &mut [i8], _: &mut [i8]| {
+                    mcuc_templates::tanh::tanh_in_place(&params, data)
+                }
+            )
+        },
     ))
 }

@@ -1,10 +1,61 @@
 //! ADD and MUL with broadcasting.
 
+use mcuc_templates::add::AddParams;
+use mcuc_templates::mul::MulParams;
 use mcuc_templates::prepare;
 
-use super::{Arg, Cx, Lowered, activation, call};
+use super::{Arg, Cx, InPlaceCalls, Lowered, activation, call, call_in_place};
 use crate::error::Result;
 use crate::ir::ops::{Add, Mul};
+
+/// The same ADD with the operands' roles exchanged (data, strides,
+/// parameters): `add(swap(p), b, a) == add(p, a, b)` bit for bit, since the
+/// two rescaled operands are summed, so an ADD can run in place over its
+/// second input as `add_in_place(swap(p), input2, input1)`.
+fn swap_add(p: AddParams) -> AddParams {
+    AddParams {
+        a_s0: p.b_s0,
+        a_s1: p.b_s1,
+        a_s2: p.b_s2,
+        a_s3: p.b_s3,
+        a_s4: p.b_s4,
+        a_s5: p.b_s5,
+        b_s0: p.a_s0,
+        b_s1: p.a_s1,
+        b_s2: p.a_s2,
+        b_s3: p.a_s3,
+        b_s4: p.a_s4,
+        b_s5: p.a_s5,
+        in1_zp: p.in2_zp,
+        in2_zp: p.in1_zp,
+        in1_mult: p.in2_mult,
+        in1_shift: p.in2_shift,
+        in2_mult: p.in1_mult,
+        in2_shift: p.in1_shift,
+        ..p
+    }
+}
+
+/// MUL with the operands exchanged (the product commutes).
+fn swap_mul(p: MulParams) -> MulParams {
+    MulParams {
+        a_s0: p.b_s0,
+        a_s1: p.b_s1,
+        a_s2: p.b_s2,
+        a_s3: p.b_s3,
+        a_s4: p.b_s4,
+        a_s5: p.b_s5,
+        b_s0: p.a_s0,
+        b_s1: p.a_s1,
+        b_s2: p.a_s2,
+        b_s3: p.a_s3,
+        b_s4: p.a_s4,
+        b_s5: p.a_s5,
+        in1_zp: p.in2_zp,
+        in2_zp: p.in1_zp,
+        ..p
+    }
+}
 
 pub(super) fn add(cx: &Cx<'_>, op: &Add) -> Result<Lowered> {
     let p = prepare::add::add(
@@ -25,10 +76,36 @@ pub(super) fn add(cx: &Cx<'_>, op: &Add) -> Result<Lowered> {
             mcuc_templates::add::add(&params, ins[0], ins[1], out)
         }
     );
+    let in_place = cx
+        .in_place_forms()
+        .into_iter()
+        .filter(|f| f.output == 0 && f.scratch_bytes == 0 && f.input < 2)
+        .map(|form| {
+            let (params, other) = if form.input == 0 {
+                (p, 1)
+            } else {
+                (swap_add(p), 0)
+            };
+            let call = call_in_place!(
+                "add.rs",
+                add::add_in_place,
+                params,
+                ["data" => Arg::InOut, "input2" => Arg::Input(other)],
+                |params| move |ins: &[&[i8]], data: &mut [i8], _: &mut [i8]| {
+                    mcuc_templates::add::add_in_place(&params, data, ins[other])
+                }
+            );
+            InPlaceCalls {
+                form,
+                calls: vec![call],
+            }
+        })
+        .collect();
     Ok(Lowered {
         inputs: cx.node.inputs.clone(),
         calls: vec![call],
         alias: false,
+        in_place,
     })
 }
 
@@ -51,9 +128,35 @@ pub(super) fn mul(cx: &Cx<'_>, op: &Mul) -> Result<Lowered> {
             mcuc_templates::mul::mul(&params, ins[0], ins[1], out)
         }
     );
+    let in_place = cx
+        .in_place_forms()
+        .into_iter()
+        .filter(|f| f.output == 0 && f.scratch_bytes == 0 && f.input < 2)
+        .map(|form| {
+            let (params, other) = if form.input == 0 {
+                (p, 1)
+            } else {
+                (swap_mul(p), 0)
+            };
+            let call = call_in_place!(
+                "mul.rs",
+                mul::mul_in_place,
+                params,
+                ["data" => Arg::InOut, "input2" => Arg::Input(other)],
+                |params| move |ins: &[&[i8]], data: &mut [i8], _: &mut [i8]| {
+                    mcuc_templates::mul::mul_in_place(&params, data, ins[other])
+                }
+            );
+            InPlaceCalls {
+                form,
+                calls: vec![call],
+            }
+        })
+        .collect();
     Ok(Lowered {
         inputs: cx.node.inputs.clone(),
         calls: vec![call],
         alias: false,
+        in_place,
     })
 }

@@ -45,5 +45,6 @@ pub(super) fn lower(cx: &Cx<'_>, op: &Concat) -> Result<Lowered> {
         inputs: cx.node.inputs.clone(),
         calls,
         alias: false,
+        in_place: Vec::new(),
     })
 }

@@ -1,11 +1,13 @@
 //! CONV_2D and DEPTHWISE_CONV_2D.
 
 use mcuc_templates::conv2d::conv2d as conv2d_kernel;
-use mcuc_templates::depthwise_conv2d::depthwise_conv2d as depthwise_kernel;
+use mcuc_templates::depthwise_conv2d::{
+    depthwise_conv2d as depthwise_kernel, depthwise_conv2d_in_place as depthwise_in_place_kernel,
+};
 use mcuc_templates::prepare::conv2d::ConvQuant;
 use mcuc_templates::prepare::{self, Padding as TPadding, Window2d};
 
-use super::{Arg, ConstData, Cx, Lowered, activation, call};
+use super::{Arg, ConstData, Cx, InPlaceCalls, Lowered, activation, call, call_in_place};
 use crate::error::Result;
 use crate::ir::ops::{Conv2d, DepthwiseConv2d, Padding};
 
@@ -106,6 +108,7 @@ pub(super) fn conv2d(cx: &Cx<'_>, op: &Conv2d) -> Result<Lowered> {
         inputs: vec![cx.node.inputs[0]],
         calls: vec![call],
         alias: false,
+        in_place: Vec::new(),
     })
 }
 
@@ -130,6 +133,36 @@ pub(super) fn depthwise_conv2d(cx: &Cx<'_>, op: &DepthwiseConv2d) -> Result<Lowe
     )
     .map_err(|e| cx.prepare_error(e))?;
     let (filter, bias, mult, shift) = (o.filter, o.bias, p.out_mult, p.out_shift);
+    // Depth multiplier 1 only (the form exists only then): one channel at a
+    // time over its own bytes, through an OH x OW scratch plane.
+    let in_place = cx
+        .in_place_forms()
+        .into_iter()
+        .map(|form| {
+            let (filter, bias, mult, shift) =
+                (filter.clone(), bias.clone(), mult.clone(), shift.clone());
+            let call = call_in_place!(
+                "depthwise_conv2d.rs",
+                depthwise_conv2d::depthwise_conv2d_in_place,
+                p.params,
+                [
+                    "data" => Arg::InOut,
+                    "filter" => Arg::Const(ConstData::I8(filter.clone())),
+                    "bias" => Arg::Const(ConstData::I32(bias.clone())),
+                    "out_mult" => Arg::Const(ConstData::I32(mult.clone())),
+                    "out_shift" => Arg::Const(ConstData::I32(shift.clone())),
+                    "scratch" => Arg::Scratch,
+                ],
+                |params| move |_: &[&[i8]], data: &mut [i8], scratch: &mut [i8]| {
+                    depthwise_in_place_kernel(&params, data, &filter, &bias, &mult, &shift, scratch)
+                }
+            );
+            InPlaceCalls {
+                form,
+                calls: vec![call],
+            }
+        })
+        .collect();
     let call = call!(
         "depthwise_conv2d.rs",
         depthwise_conv2d::depthwise_conv2d,
@@ -150,5 +183,6 @@ pub(super) fn depthwise_conv2d(cx: &Cx<'_>, op: &DepthwiseConv2d) -> Result<Lowe
         inputs: vec![cx.node.inputs[0]],
         calls: vec![call],
         alias: false,
+        in_place,
     })
 }

@@ -46,6 +46,7 @@ pub(super) fn avg(cx: &Cx<'_>, op: &AvgPool2d) -> Result<Lowered> {
         inputs: vec![cx.node.inputs[0]],
         calls: vec![call],
         alias: false,
+        in_place: Vec::new(),
     })
 }
 
@@ -70,5 +71,6 @@ pub(super) fn max(cx: &Cx<'_>, op: &MaxPool2d) -> Result<Lowered> {
         inputs: vec![cx.node.inputs[0]],
         calls: vec![call],
         alias: false,
+        in_place: Vec::new(),
     })
 }

@@ -2,7 +2,7 @@
 
 use mcuc_templates::prepare;
 
-use super::{Arg, Cx, Lowered, call};
+use super::{Arg, Cx, Lowered, activation::single, call, call_in_place};
 use crate::error::Result;
 use crate::ir::DType;
 
@@ -25,15 +25,29 @@ pub(super) fn quantize(cx: &Cx<'_>) -> Result<Lowered> {
         DType::Int8 => {
             let p = prepare::quantize::requantize(len, cx.quant(cx.input(0))?, out_q)
                 .map_err(|e| cx.prepare_error(e))?;
-            call!(
-                "quantize.rs",
-                quantize::requantize,
-                p,
-                ["input" => Arg::Input(0), "output" => Arg::Output],
-                |params| move |ins: &[&[i8]], out: &mut [i8]| {
-                    mcuc_templates::quantize::requantize(&params, ins[0], out)
-                }
-            )
+            return Ok(single(
+                cx,
+                call!(
+                    "quantize.rs",
+                    quantize::requantize,
+                    p,
+                    ["input" => Arg::Input(0), "output" => Arg::Output],
+                    |params| move |ins: &[&[i8]], out: &mut [i8]| {
+                        mcuc_templates::quantize::requantize(&params, ins[0], out)
+                    }
+                ),
+                || {
+                    call_in_place!(
+                        "quantize.rs",
+                        quantize::requantize_in_place,
+                        p,
+                        ["data" => Arg::InOut],
+                        |params| move |_: &[&[i8]], data: &mut [i8], _: &mut [i8]| {
+                            mcuc_templates::quantize::requantize_in_place(&params, data)
+                        }
+                    )
+                },
+            ));
         }
         other => return Err(cx.error(format!("input must be float32 or int8, is {other}"))),
     };
@@ -41,6 +55,7 @@ pub(super) fn quantize(cx: &Cx<'_>) -> Result<Lowered> {
         inputs: vec![cx.node.inputs[0]],
         calls: vec![call],
         alias: false,
+        in_place: Vec::new(),
     })
 }
 
@@ -60,5 +75,6 @@ pub(super) fn dequantize(cx: &Cx<'_>) -> Result<Lowered> {
         inputs: vec![cx.node.inputs[0]],
         calls: vec![call],
         alias: false,
+        in_place: Vec::new(),
     })
 }

@@ -20,5 +20,6 @@ pub(super) fn lower(cx: &Cx<'_>) -> Result<Lowered> {
         inputs: vec![cx.node.inputs[0]],
         calls: vec![call],
         alias: true,
+        in_place: Vec::new(),
     })
 }

@@ -27,5 +27,6 @@ pub(super) fn lower(cx: &Cx<'_>, op: &Softmax) -> Result<Lowered> {
         inputs: vec![cx.node.inputs[0]],
         calls: vec![call],
         alias: false,
+        in_place: Vec::new(),
     })
 }

@@ -306,6 +306,13 @@ pub fn place(items: &[Item], strategy: &str, budget: &Budget) -> Result<Placemen
     })
 }
 
+/// The best of the greedy strategies only (fast; for feasibility checks).
+pub fn best_greedy_placement(items: &[Item]) -> Result<Placement> {
+    let items = normalize(items)?;
+    let adj = conflict_lists(&items);
+    Ok(best_greedy(&items, &adj))
+}
+
 /// Runs every greedy strategy, keeps the smallest arena (the earliest in
 /// [`STRATEGIES`] on ties), then improves it with the exact strategy (its
 /// branch and bound only when the instance has at most `budget.max_items`

@@ -38,6 +38,10 @@ pub struct CorpusRow {
     pub tflm_head: Option<usize>,
     pub arena: usize,
     pub lower_bound: usize,
+    /// The arena with no op running in place (what in place saves).
+    pub arena_without_in_place: usize,
+    /// Layers that run in place.
+    pub in_place_layers: usize,
     /// No execution order needs less (when the schedule search proved it).
     pub any_order_bound: Option<usize>,
     pub ratio: f64,
@@ -116,6 +120,8 @@ pub fn plan_corpus(dir: &Path, opts: &PlanOptions) -> Result<Vec<CorpusRow>> {
             tflm_head,
             arena: 0,
             lower_bound: 0,
+            arena_without_in_place: 0,
+            in_place_layers: 0,
             any_order_bound: None,
             ratio: 0.0,
             strategy: String::new(),
@@ -125,16 +131,27 @@ pub fn plan_corpus(dir: &Path, opts: &PlanOptions) -> Result<Vec<CorpusRow>> {
             peak_layer_op: String::new(),
             error: None,
         };
+        let plain = PlanOptions {
+            in_place: false,
+            ..opts.clone()
+        };
         let result = crate::pipeline::load(&file).and_then(|g| {
             let p = plan(&g, opts)?;
             let v = verify(&g, p, &opts.verify_options(None))?;
-            Ok((g, v))
+            let without = if opts.in_place {
+                plan(&g, &plain)?.arena_bytes
+            } else {
+                v.arena_bytes
+            };
+            Ok((g, v, without))
         });
         match result {
-            Ok((g, v)) => {
+            Ok((g, v, without)) => {
                 let r = report::report(&g, &v);
                 row.arena = v.arena_bytes;
                 row.lower_bound = v.lower_bound_bytes;
+                row.arena_without_in_place = without;
+                row.in_place_layers = v.in_place.len();
                 row.any_order_bound = v.any_order_lower_bound_bytes;
                 row.ratio = v.ratio();
                 row.strategy = v.strategy.clone();
@@ -154,21 +171,23 @@ pub fn plan_corpus(dir: &Path, opts: &PlanOptions) -> Result<Vec<CorpusRow>> {
     Ok(rows)
 }
 
-/// The table: model, TFLM head, arena, lower bound for the chosen order and
-/// for any order, ratio, arena vs TFLM, winning strategy and schedule, peak
-/// layer.
+/// The table: model, TFLM head, arena, lower bound for the chosen order,
+/// arena / bound, arena vs TFLM, the arena without in-place ops and how
+/// many layers run in place, winning strategy and schedule, peak layer.
 pub fn render_table(rows: &[CorpusRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8}  {:<22} {:<13} peak",
+        "{:<26} {:>9} {:>9} {:>9} {:>6} {:>8} {:>9} {:>7} {:>4}  {:<22} {:<13} peak",
         "model",
         "TFLM head",
         "arena",
         "bound",
-        "any order",
         "ratio",
         "vs TFLM",
+        "no inpl.",
+        "saved",
+        "inpl",
         "strategy",
         "schedule"
     );
@@ -176,7 +195,7 @@ pub fn render_table(rows: &[CorpusRow]) -> String {
         if let Some(e) = &r.error {
             let _ = writeln!(
                 out,
-                "{:<28} error: {}",
+                "{:<26} error: {}",
                 r.model,
                 e.lines().next().unwrap_or("")
             );
@@ -187,16 +206,26 @@ pub fn render_table(rows: &[CorpusRow]) -> String {
             Some(h) if h > 0 => format!("{:+.1}%", (r.arena as f64 / h as f64 - 1.0) * 100.0),
             _ => "-".into(),
         };
+        let saved = if r.arena_without_in_place > 0 {
+            format!(
+                "{:.1}%",
+                (1.0 - r.arena as f64 / r.arena_without_in_place as f64) * 100.0
+            )
+        } else {
+            "-".into()
+        };
         let _ = writeln!(
             out,
-            "{:<28} {:>9} {:>9} {:>9} {:>9} {:>6.3} {:>8}  {:<22} {:<13} {}",
+            "{:<26} {:>9} {:>9} {:>9} {:>6.3} {:>8} {:>9} {:>7} {:>4}  {:<22} {:<13} {}",
             r.model,
             head,
             r.arena,
             r.lower_bound,
-            r.any_order_bound.map_or("-".to_string(), |b| b.to_string()),
             r.ratio,
             vs,
+            r.arena_without_in_place,
+            saved,
+            r.in_place_layers,
             format!("{}{}", r.strategy, if r.optimal { " (opt)" } else { "" }),
             r.schedule,
             r.peak_layer_op

@@ -1,5 +1,5 @@
 //! Which values are planned, their sizes, alias groups and lifetimes for one
-//! execution order.
+//! execution order, and the scratch buffers of its steps.
 //!
 //! Invariant established: every non-constant value read or written by a node,
 //! and every graph input and output, is planned exactly once; a value's
@@ -7,14 +7,18 @@
 //! (the last step for graph outputs). Values that share bytes form a group
 //! owned by its earliest value (the root); the root's lifetime is the union
 //! of its members'. A RESHAPE output always joins its input's group; the
-//! output of an op declaring [`InPlace`] joins it only when no other member
-//! of the group is read after that op, none is a graph output, and the root
-//! is not a graph input (the caller may still want its input).
+//! output of an op declaring [`InPlace`] (see `OpDef::in_place`) joins it
+//! only when no other member of the group is read after that op, none is a
+//! graph output, and the root is not a graph input (the caller may still
+//! want its input). A node's scratch (`InPlace::scratch_bytes` when it runs
+//! in place, `OpDef::scratch_bytes` otherwise) is a buffer live at its step
+//! only.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{InPlace, PlanOptions, alloc::Item, plan_error};
 use crate::error::{Error, Result};
+use crate::ir::Fact;
 use crate::ir::{Graph, NodeId, ValueId};
 
 /// One planned value.
@@ -30,6 +34,15 @@ pub(crate) struct Life {
     pub root: usize,
 }
 
+/// A node's scratch buffer, live at its step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ScratchLife {
+    pub node: NodeId,
+    pub step: usize,
+    pub size: usize,
+    pub padded: usize,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Lifetimes {
     /// Number of steps (`order.len()`, at least 1).
@@ -41,6 +54,19 @@ pub(crate) struct Lifetimes {
     pub roots: Vec<usize>,
     /// Per root (parallel to `roots`): the group's lifetime.
     pub spans: Vec<(usize, usize)>,
+    /// Scratch buffers in step order; `items()` lists them after the roots.
+    pub scratch: Vec<ScratchLife>,
+    /// The nodes that run in place, with the form they use.
+    pub in_place: BTreeMap<NodeId, InPlace>,
+}
+
+/// The facts of a node's operands and results.
+pub(crate) fn node_facts(g: &Graph, n: NodeId) -> (Vec<&Fact>, Vec<&Fact>) {
+    let node = g.node(n);
+    (
+        node.inputs.iter().map(|&v| g.fact(v)).collect(),
+        node.outputs.iter().map(|&v| g.fact(v)).collect(),
+    )
 }
 
 /// Bytes of a value, or `None` on overflow.
@@ -167,6 +193,16 @@ pub(crate) fn check_order(g: &Graph, order: &[NodeId]) -> Result<BTreeMap<NodeId
 
 impl Lifetimes {
     pub fn new(g: &Graph, order: &[NodeId], opts: &PlanOptions) -> Result<Lifetimes> {
+        Self::with_denied(g, order, opts, &BTreeSet::new())
+    }
+
+    /// As [`Lifetimes::new`], but the nodes in `denied` never run in place.
+    pub fn with_denied(
+        g: &Graph,
+        order: &[NodeId],
+        opts: &PlanOptions,
+        denied: &BTreeSet<NodeId>,
+    ) -> Result<Lifetimes> {
         opts.check()?;
         check_order(g, order)?;
         let steps = order.len().max(1);
@@ -225,47 +261,68 @@ impl Lifetimes {
             }
         }
 
-        // Alias groups, in execution order (in-place depends on it).
+        // Alias groups and scratch, in execution order (in-place depends on it).
         let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        let mut scratch = Vec::new();
+        let mut in_place_nodes = BTreeMap::new();
         for (t, &n) in order.iter().enumerate() {
             let node = g.node(n);
-            let pair = if node.op.def().is_alias() {
-                Some((0, 0, false))
+            let def = node.op.def();
+            let (in_facts, out_facts) = node_facts(g, n);
+            let mut scratch_bytes = def.scratch_bytes(&in_facts, &out_facts);
+            let forms = if def.is_alias() {
+                vec![InPlace::elementwise(0)]
+            } else if opts.in_place && !denied.contains(&n) {
+                def.in_place(&in_facts, &out_facts)
             } else {
-                opts.in_place
-                    .get(node.op.name())
-                    .map(|&InPlace { input, output }| (input, output, true))
+                Vec::new()
             };
-            let Some((i, o, in_place)) = pair else {
-                continue;
-            };
-            if node.outputs.len() != 1 && !in_place {
-                continue;
-            }
-            let (Some(x), Some(y)) = (node.inputs.get(i), node.outputs.get(o)) else {
-                continue;
-            };
-            let (Some(&xi), Some(&yi)) = (index.get(x), index.get(y)) else {
-                continue; // a constant input: the output gets its own bytes
-            };
-            let root = values[xi].root;
-            if in_place {
-                let group = members.get(&root).map_or(&[][..], |m| m.as_slice());
-                let ok = values[yi].size <= values[xi].size
-                    && !inputs.contains(&values[root].value)
-                    && node.inputs.iter().filter(|&&v| v == *x).count() == 1
-                    && std::iter::once(&root).chain(group).all(|&m| {
-                        let l = &values[m];
-                        !outputs.contains(&l.value) && (l.last < t || (m == xi && l.last == t))
-                    });
-                if !ok {
+            for form in forms {
+                let InPlace { input, output, .. } = form;
+                let (Some(x), Some(y)) = (node.inputs.get(input), node.outputs.get(output)) else {
                     continue;
+                };
+                let (Some(&xi), Some(&yi)) = (index.get(x), index.get(y)) else {
+                    continue; // a constant input: the output gets its own bytes
+                };
+                if values[yi].root != yi {
+                    continue; // already grouped (an output listed twice)
                 }
-            } else if values[yi].size != values[xi].size {
-                continue;
+                let root = values[xi].root;
+                if def.is_alias() {
+                    if node.outputs.len() != 1 || values[yi].size != values[xi].size {
+                        continue;
+                    }
+                } else {
+                    let group = members.get(&root).map_or(&[][..], |m| m.as_slice());
+                    let ok = values[yi].size <= values[xi].size
+                        && !inputs.contains(&values[root].value)
+                        && node.inputs.iter().filter(|&&v| v == *x).count() == 1
+                        && std::iter::once(&root).chain(group).all(|&m| {
+                            let l = &values[m];
+                            !outputs.contains(&l.value) && (l.last < t || (m == xi && l.last == t))
+                        });
+                    if !ok {
+                        continue;
+                    }
+                    scratch_bytes = form.scratch_bytes;
+                    in_place_nodes.insert(n, form);
+                }
+                values[yi].root = root;
+                members.entry(root).or_default().push(yi);
+                break;
             }
-            values[yi].root = root;
-            members.entry(root).or_default().push(yi);
+            if scratch_bytes > 0 {
+                let padded = round_up(scratch_bytes, align).ok_or_else(|| {
+                    Error::node(&node.name, node.op.name(), "scratch size overflows")
+                })?;
+                scratch.push(ScratchLife {
+                    node: n,
+                    step: t,
+                    size: scratch_bytes,
+                    padded,
+                });
+            }
         }
 
         let roots: Vec<usize> = (0..values.len()).filter(|&i| values[i].root == i).collect();
@@ -284,7 +341,9 @@ impl Lifetimes {
         // Offsets are sums of padded sizes: make sure those cannot overflow.
         values
             .iter()
-            .try_fold(0usize, |acc, l| acc.checked_add(l.padded))
+            .map(|l| l.padded)
+            .chain(scratch.iter().map(|s| s.padded))
+            .try_fold(0usize, |acc, p| acc.checked_add(p))
             .ok_or_else(|| plan_error("total buffer bytes overflow the host's usize"))?;
         Ok(Lifetimes {
             steps,
@@ -292,10 +351,13 @@ impl Lifetimes {
             values,
             roots,
             spans,
+            scratch,
+            in_place: in_place_nodes,
         })
     }
 
-    /// The placement problem: one item per root, sizes rounded up.
+    /// The placement problem: one item per root, then one per scratch
+    /// buffer, sizes rounded up.
     pub fn items(&self) -> Vec<Item> {
         self.roots
             .iter()
@@ -305,11 +367,36 @@ impl Lifetimes {
                 first,
                 last,
             })
+            .chain(self.scratch.iter().map(|s| Item {
+                size: s.padded,
+                first: s.step,
+                last: s.step,
+            }))
             .collect()
     }
 
-    /// Buffers from per-root offsets (parallel to `roots`).
-    pub fn buffers(&self, offsets: &[usize]) -> Vec<super::Buffer> {
+    /// Whether in-place node `n` writes an output smaller (rounded up) than
+    /// the bytes it takes over, which then stay reserved until the output
+    /// dies: the only case where running in place can raise a later peak.
+    pub fn shrinks(&self, g: &Graph, n: NodeId) -> bool {
+        let Some(form) = self.in_place.get(&n) else {
+            return false;
+        };
+        let node = g.node(n);
+        let find = |v: Option<&ValueId>| {
+            v.and_then(|v| self.values.binary_search_by_key(v, |l| l.value).ok())
+        };
+        match (
+            find(node.inputs.get(form.input)),
+            find(node.outputs.get(form.output)),
+        ) {
+            (Some(x), Some(y)) => self.values[y].padded < self.values[self.values[x].root].padded,
+            _ => false,
+        }
+    }
+
+    /// Buffers from per-item offsets and regions (parallel to `items()`).
+    pub fn buffers(&self, offsets: &[usize], regions: &[usize]) -> Vec<super::Buffer> {
         let root_pos: BTreeMap<usize, usize> = self
             .roots
             .iter()
@@ -322,6 +409,7 @@ impl Lifetimes {
             .map(|(i, l)| {
                 let p = root_pos.get(&l.root).copied().unwrap_or(0);
                 let offset = offsets.get(p).copied().unwrap_or(0);
+                let region = regions.get(p).copied().unwrap_or(0);
                 let (first, last) = if l.root == i {
                     self.spans.get(p).copied().unwrap_or((l.first, l.last))
                 } else {
@@ -335,7 +423,26 @@ impl Lifetimes {
                     first,
                     last,
                     alias_of: (l.root != i).then(|| self.values[l.root].value),
+                    region,
                 }
+            })
+            .collect()
+    }
+
+    /// Scratch buffers from per-item offsets and regions (parallel to
+    /// `items()`).
+    pub fn scratch_buffers(&self, offsets: &[usize], regions: &[usize]) -> Vec<super::Scratch> {
+        let base = self.roots.len();
+        self.scratch
+            .iter()
+            .enumerate()
+            .map(|(k, s)| super::Scratch {
+                node: s.node,
+                step: s.step,
+                size: s.size,
+                offset: offsets.get(base + k).copied().unwrap_or(0),
+                align: self.align,
+                region: regions.get(base + k).copied().unwrap_or(0),
             })
             .collect()
     }

@@ -18,8 +18,16 @@
 //!   minimizing the peak of live bytes (exact over the graph's downsets when
 //!   they are few, a beam search beyond).
 //! - `live` (private) decides which values are planned, their sizes and alias
-//!   groups (RESHAPE outputs, and in-place outputs once kernels declare
-//!   [`InPlace`]), and their lifetimes for an order.
+//!   groups (RESHAPE outputs, and outputs of ops whose kernels run in place,
+//!   see [`InPlace`]), their lifetimes for an order, and the scratch buffers
+//!   of the steps.
+//! - In place or not: running in place never raises the peak at the op's
+//!   own step, but an op whose output is smaller than its input keeps the
+//!   input's bytes reserved while the output lives. So for each order the
+//!   planner starts with every legal in-place op, drops (one at a time, in
+//!   step order) each shrinking one whose removal lowers the bound, and also
+//!   plans with no in-place op at all; the smaller arena wins (in place on
+//!   ties).
 //! - [`bound`] is the lower bound: for an order, the most bytes that must be
 //!   live at one step. No placement for that order can use less.
 //! - [`alloc`] places lifetime intervals: greedy strategies (TFLite Micro's
@@ -27,7 +35,10 @@
 //!   then an exact strategy (a time sweep aiming at the lower bound, and a
 //!   branch and bound that proves optimality on small instances). The
 //!   smallest arena wins.
-//! - [`report`] and [`corpus`] turn plans into serializable tables.
+//! - [`region`] splits a plan over several SRAM regions when the first
+//!   (fastest) one is too small: buffers with the most accesses per byte go
+//!   to the fastest region.
+//! - [`report`], [`svg`] and [`corpus`] turn plans into tables and pictures.
 //!
 //! ```no_run
 //! # fn main() -> mcuc::Result<()> {
@@ -46,18 +57,21 @@
 //! Conventions: a step is an index into `order`; graph inputs are live from
 //! step 0, graph outputs until the last step, constants are not planned (they
 //! stay in flash). Sizes are rounded up to the plan's alignment, so the arena
-//! is a multiple of it. Everything is deterministic: ties are broken by
+//! is a multiple of it. Offsets are relative to the buffer's region; graph
+//! inputs and outputs always live in region 0. Everything is deterministic: ties are broken by
 //! order of strategies, then of value ids, never by hash order.
 
 pub mod alloc;
 pub mod bound;
 pub mod corpus;
 mod live;
+pub mod region;
 pub mod report;
 pub mod schedule;
+pub mod svg;
 pub mod verify;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -66,19 +80,7 @@ use crate::ir::{Graph, NodeId, ValueId};
 
 pub use verify::{VerifiedPlan, VerifyOptions, verify};
 
-/// A kernel's promise that it may write output `output` over input `input`
-/// (operand indices): it reads each input element before writing the output
-/// elements that overlap it. The planner then lets the output share the
-/// input's bytes when the input is dead after the op.
-///
-/// No operator declares it yet; the code generator will fill
-/// [`PlanOptions::in_place`] from its kernel table (or, later, an
-/// `OpDef::in_place` hook).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub struct InPlace {
-    pub input: usize,
-    pub output: usize,
-}
+pub use crate::ir::ops::InPlace;
 
 /// Which execution orders to consider.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -131,8 +133,20 @@ pub struct PlanOptions {
     /// States per layer of the schedule search before it turns into a beam
     /// search (and stops being exact).
     pub schedule_beam_width: usize,
-    /// Operators (by [`crate::ir::Op::name`]) whose kernels may run in place.
-    pub in_place: BTreeMap<String, InPlace>,
+    /// Let ops whose kernels can run in place (`OpDef::in_place`) write
+    /// their output over a dead input.
+    pub in_place: bool,
+    /// SRAM regions, fastest first. Empty: one region of unlimited size.
+    /// A plan uses the later regions only when the first is too small.
+    pub regions: Vec<RegionSpec>,
+}
+
+/// One SRAM region the planner may use.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RegionSpec {
+    pub name: String,
+    /// Bytes available for the arena, if limited.
+    pub capacity: Option<usize>,
 }
 
 impl Default for PlanOptions {
@@ -145,7 +159,8 @@ impl Default for PlanOptions {
             exact_node_budget: 200_000,
             exact_time_limit: None,
             schedule_beam_width: 1024,
-            in_place: BTreeMap::new(),
+            in_place: true,
+            regions: Vec::new(),
         }
     }
 }
@@ -155,7 +170,19 @@ impl PlanOptions {
     pub fn verify_options(&self, capacity: Option<usize>) -> VerifyOptions {
         VerifyOptions {
             capacity,
-            in_place: self.in_place.clone(),
+            in_place: self.in_place,
+        }
+    }
+
+    /// The regions to plan in (one unlimited `RAM` region if none is given).
+    pub fn region_specs(&self) -> Vec<RegionSpec> {
+        if self.regions.is_empty() {
+            vec![RegionSpec {
+                name: "RAM".into(),
+                capacity: None,
+            }]
+        } else {
+            self.regions.clone()
         }
     }
 
@@ -198,6 +225,41 @@ pub struct Buffer {
     /// this one's.
     #[serde(serialize_with = "ser_opt_value")]
     pub alias_of: Option<ValueId>,
+    /// Index into [`MemoryPlan::regions`].
+    pub region: usize,
+}
+
+/// A node's scratch buffer: bytes its kernel uses while it runs (step
+/// `step` only), e.g. the one-channel plane of an in-place depthwise
+/// convolution.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Scratch {
+    #[serde(serialize_with = "ser_node")]
+    pub node: NodeId,
+    pub step: usize,
+    pub size: usize,
+    pub offset: usize,
+    pub align: usize,
+    pub region: usize,
+}
+
+impl Scratch {
+    /// One past the last byte.
+    pub fn end(&self) -> usize {
+        self.offset.saturating_add(self.size)
+    }
+}
+
+/// One SRAM region of a plan: its own arena, addressed from 0.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RegionPlan {
+    pub name: String,
+    pub capacity: Option<usize>,
+    pub arena_bytes: usize,
+}
+
+fn ser_node<S: serde::Serializer>(n: &NodeId, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u32(n.index() as u32)
 }
 
 impl Buffer {
@@ -232,15 +294,23 @@ pub struct MemoryPlan {
     pub order: Vec<NodeId>,
     /// One buffer per planned value, sorted by value id.
     pub buffers: Vec<Buffer>,
-    /// Arena size: the end of the highest (rounded-up) buffer.
+    /// Scratch buffers, in step order (at most one per node).
+    pub scratch: Vec<Scratch>,
+    /// The nodes whose kernels run in place, and how.
+    pub in_place: BTreeMap<NodeId, InPlace>,
+    /// The regions, in the order of [`PlanOptions::regions`]; each arena
+    /// ends at its highest (rounded-up) buffer.
+    pub regions: Vec<RegionPlan>,
+    /// Total arena size: the sum over regions.
     pub arena_bytes: usize,
     /// Max of `live_bytes`: no placement for this order can use less.
     pub lower_bound_bytes: usize,
     /// No order at all can use less, when known: the exact min-peak
-    /// schedule's peak (only without in-place sharing, which it ignores).
+    /// schedule's peak (only for plans without in-place ops, which it
+    /// ignores).
     pub any_order_lower_bound_bytes: Option<usize>,
     /// Per step, the rounded-up bytes of every buffer live at that step,
-    /// aliases counted once.
+    /// aliases counted once, scratch included.
     pub live_bytes: Vec<usize>,
     /// The alignment of every buffer.
     pub align: usize,
@@ -293,24 +363,29 @@ impl fmt::Display for MemoryPlan {
     }
 }
 
-/// Plans `g`: tries the configured schedules and placement strategies and
-/// keeps the smallest arena (ties: the earlier schedule, then the earlier
-/// strategy in [`alloc::STRATEGIES`]).
+/// Plans `g`: tries the configured schedules, in-place choices and placement
+/// strategies and keeps the smallest arena (ties: the earlier schedule, then
+/// in place, then the earlier strategy in [`alloc::STRATEGIES`]); then
+/// spreads it over the regions if the first is too small.
 pub fn plan(g: &Graph, opts: &PlanOptions) -> Result<MemoryPlan> {
     opts.check()?;
     let candidates = schedule::candidates(g, opts)?;
-    let mut best: Option<MemoryPlan> = None;
+    let mut best: Option<Candidate> = None;
     for (name, order) in candidates.orders {
-        let p = plan_order(g, order, &name, opts)?;
-        if best.as_ref().is_none_or(|b| p.arena_bytes < b.arena_bytes) {
-            best = Some(p);
+        let c = candidate(g, order, &name, opts)?;
+        if best
+            .as_ref()
+            .is_none_or(|b| c.placement.arena < b.placement.arena)
+        {
+            best = Some(c);
         }
     }
-    let mut best = best.ok_or_else(|| plan_error("no execution order to plan"))?;
-    if opts.in_place.is_empty() {
-        best.any_order_lower_bound_bytes = candidates.any_order_bound;
+    let best = best.ok_or_else(|| plan_error("no execution order to plan"))?;
+    let mut plan = finish(g, best, opts)?;
+    if plan.in_place.is_empty() {
+        plan.any_order_lower_bound_bytes = candidates.any_order_bound;
     }
-    Ok(best)
+    Ok(plan)
 }
 
 /// [`plan`], then [`verify`] with the matching options and an optional arena
@@ -332,31 +407,143 @@ pub fn plan_order(
     opts: &PlanOptions,
 ) -> Result<MemoryPlan> {
     opts.check()?;
-    let lt = live::Lifetimes::new(g, &order, opts)?;
-    let items = lt.items();
-    let live_bytes = bound::live_bytes(&items, lt.steps);
-    let lower_bound = live_bytes.iter().copied().max().unwrap_or(0);
-    let budget = alloc::Budget {
+    let c = candidate(g, order, schedule, opts)?;
+    finish(g, c, opts)
+}
+
+/// One order with its lifetimes and single-arena placement.
+struct Candidate {
+    order: Vec<NodeId>,
+    schedule: String,
+    lt: live::Lifetimes,
+    live_bytes: Vec<usize>,
+    placement: alloc::Placement,
+}
+
+fn budget(opts: &PlanOptions) -> alloc::Budget {
+    alloc::Budget {
         max_items: opts.exact_max_buffers,
         nodes: opts.exact_node_budget,
         time: opts.exact_time_limit,
+    }
+}
+
+fn place(items: &[alloc::Item], opts: &PlanOptions) -> Result<alloc::Placement> {
+    match &opts.strategy {
+        Some(s) => alloc::place(items, s, &budget(opts)),
+        None => alloc::best(items, &budget(opts)),
+    }
+}
+
+/// The lifetimes to try for `order`: every legal in-place op minus the
+/// shrinking ones whose removal lowers the bound, and none in place.
+fn in_place_choices(
+    g: &Graph,
+    order: &[NodeId],
+    opts: &PlanOptions,
+) -> Result<Vec<live::Lifetimes>> {
+    let all = live::Lifetimes::new(g, order, opts)?;
+    if all.in_place.is_empty() {
+        return Ok(vec![all]);
+    }
+    let peak = |lt: &live::Lifetimes| bound::lower_bound(&lt.items(), lt.steps);
+    let mut best_peak = peak(&all);
+    let mut cur = all;
+    let mut denied = BTreeSet::new();
+    for &n in order {
+        if !cur.shrinks(g, n) {
+            continue;
+        }
+        denied.insert(n);
+        let trial = live::Lifetimes::with_denied(g, order, opts, &denied)?;
+        let p = peak(&trial);
+        if p < best_peak {
+            best_peak = p;
+            cur = trial;
+        } else {
+            denied.remove(&n);
+        }
+    }
+    let none = PlanOptions {
+        in_place: false,
+        ..opts.clone()
     };
-    let placement = match &opts.strategy {
-        Some(s) => alloc::place(&items, s, &budget)?,
-        None => alloc::best(&items, &budget)?,
+    Ok(vec![cur, live::Lifetimes::new(g, order, &none)?])
+}
+
+fn candidate(
+    g: &Graph,
+    order: Vec<NodeId>,
+    schedule: &str,
+    opts: &PlanOptions,
+) -> Result<Candidate> {
+    let mut best: Option<Candidate> = None;
+    for lt in in_place_choices(g, &order, opts)? {
+        let items = lt.items();
+        let live_bytes = bound::live_bytes(&items, lt.steps);
+        let placement = place(&items, opts)?;
+        if best
+            .as_ref()
+            .is_none_or(|b| placement.arena < b.placement.arena)
+        {
+            best = Some(Candidate {
+                order: order.clone(),
+                schedule: schedule.to_string(),
+                lt,
+                live_bytes,
+                placement,
+            });
+        }
+    }
+    best.ok_or_else(|| plan_error("no lifetimes to plan"))
+}
+
+/// The plan of a candidate: in one region if it fits the first, else spread
+/// over the regions ([`region::split`]).
+fn finish(g: &Graph, c: Candidate, opts: &PlanOptions) -> Result<MemoryPlan> {
+    let specs = opts.region_specs();
+    let items = c.lt.items();
+    let lower_bound = c.live_bytes.iter().copied().max().unwrap_or(0);
+    let too_big = specs[0].capacity.is_some_and(|cap| c.placement.arena > cap);
+    let split = if too_big && specs.len() > 1 {
+        region::split(g, &c.lt, &items, &specs, |sub| place(sub, opts))?
+    } else {
+        None
     };
-    let buffers = lt.buffers(&placement.offsets);
+    let (offsets, item_regions, arenas, strategy, optimal) = match split {
+        Some(s) => (s.offsets, s.regions, s.arenas, s.strategy, s.optimal),
+        None => (
+            c.placement.offsets.clone(),
+            vec![0; items.len()],
+            vec![c.placement.arena],
+            c.placement.strategy.to_string(),
+            c.placement.optimal,
+        ),
+    };
+    let regions: Vec<RegionPlan> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RegionPlan {
+            name: r.name.clone(),
+            capacity: r.capacity,
+            arena_bytes: arenas.get(i).copied().unwrap_or(0),
+        })
+        .collect();
+    let arena_bytes = regions.iter().map(|r| r.arena_bytes).sum();
     Ok(MemoryPlan {
-        order,
-        buffers,
-        arena_bytes: placement.arena,
+        buffers: c.lt.buffers(&offsets, &item_regions),
+        scratch: c.lt.scratch_buffers(&offsets, &item_regions),
+        in_place: c.lt.in_place.clone(),
+        regions,
+        arena_bytes,
         lower_bound_bytes: lower_bound,
         any_order_lower_bound_bytes: None,
-        live_bytes,
-        align: lt.align,
-        strategy: placement.strategy.to_string(),
-        schedule: schedule.to_string(),
-        optimal: placement.optimal || placement.arena == lower_bound,
+        live_bytes: c.live_bytes,
+        align: c.lt.align,
+        strategy,
+        schedule: c.schedule,
+        optimal: optimal || arena_bytes == lower_bound,
+        order: c.order,
     })
 }
 

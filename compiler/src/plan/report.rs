@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::MemoryPlan;
+use super::{MemoryPlan, RegionPlan};
 use crate::ir::ops::shape_str;
 use crate::ir::{Graph, NodeId, ValueId};
 
@@ -18,12 +18,15 @@ pub struct LiveBuffer {
     pub tensor: String,
     pub offset: usize,
     pub size: usize,
-    /// `in` (read by the layer), `out` (written by it) or `live` (kept for a
-    /// later layer).
+    /// `in` (read by the layer), `out` (written by it), `live` (kept for a
+    /// later layer) or `scratch` (the layer's temporary bytes).
     pub role: &'static str,
     /// The tensor whose bytes this one shares, if it is an alias.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alias_of: Option<String>,
+    /// The SRAM region, when the plan uses more than one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// One executed layer.
@@ -36,10 +39,21 @@ pub struct LayerReport {
     /// Shape of the first output.
     pub output_shape: Vec<usize>,
     pub macs: u64,
-    /// Bytes live during this layer (rounded up, aliases once).
+    /// Bytes live during this layer (rounded up, aliases once, scratch
+    /// included).
     pub live_bytes: usize,
+    /// The input whose bytes the layer overwrites with its output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_place: Option<String>,
+    /// Bytes of the layer's scratch buffer.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub scratch_bytes: usize,
     /// Every buffer live during this layer, by offset.
     pub buffers: Vec<LiveBuffer>,
+}
+
+fn is_zero(x: &usize) -> bool {
+    *x == 0
 }
 
 /// A whole plan.
@@ -56,6 +70,10 @@ pub struct PlanReport {
     pub strategy: String,
     pub schedule: String,
     pub align: usize,
+    /// The SRAM regions and their arenas (one unless the first is too small).
+    pub regions: Vec<RegionPlan>,
+    /// Layers that run in place.
+    pub in_place_layers: usize,
     /// Index of the layer with the most live bytes.
     pub peak_layer: usize,
     pub layers: Vec<LayerReport>,
@@ -66,6 +84,12 @@ pub struct PlanReport {
 pub fn report(g: &Graph, plan: &MemoryPlan) -> PlanReport {
     let nodes: BTreeSet<NodeId> = g.node_ids().collect();
     let known = |v: ValueId| v.index() < g.value_count();
+    let multi = plan.regions.len() > 1;
+    let region_name = |r: usize| {
+        multi
+            .then(|| plan.regions.get(r).map(|r| r.name.clone()))
+            .flatten()
+    };
     let mut layers = Vec::with_capacity(plan.order.len());
     for (t, &n) in plan.order.iter().enumerate() {
         if !nodes.contains(&n) {
@@ -96,9 +120,29 @@ pub fn report(g: &Graph, plan: &MemoryPlan) -> PlanReport {
                     .alias_of
                     .filter(|&a| known(a))
                     .map(|a| g.value(a).name.clone()),
+                region: region_name(b.region),
             })
             .collect();
-        buffers.sort_by(|a, b| (a.offset, &a.tensor).cmp(&(b.offset, &b.tensor)));
+        let scratch = plan.scratch.iter().find(|s| s.node == n);
+        if let Some(s) = scratch {
+            buffers.push(LiveBuffer {
+                tensor: format!("{}:scratch", node.name),
+                offset: s.offset,
+                size: s.size,
+                role: "scratch",
+                alias_of: None,
+                region: region_name(s.region),
+            });
+        }
+        buffers.sort_by(|a, b| {
+            (&a.region, a.offset, &a.tensor).cmp(&(&b.region, b.offset, &b.tensor))
+        });
+        let in_place = plan
+            .in_place
+            .get(&n)
+            .and_then(|f| node.inputs.get(f.input))
+            .filter(|&&v| known(v))
+            .map(|&v| g.value(v).name.clone());
         layers.push(LayerReport {
             index: t,
             op: node.op.name(),
@@ -109,6 +153,8 @@ pub fn report(g: &Graph, plan: &MemoryPlan) -> PlanReport {
                 .unwrap_or_default(),
             macs: node.op.def().macs(&in_facts, &out_facts),
             live_bytes: plan.live_bytes.get(t).copied().unwrap_or(0),
+            in_place,
+            scratch_bytes: scratch.map_or(0, |s| s.size),
             buffers,
         });
     }
@@ -132,13 +178,16 @@ pub fn report(g: &Graph, plan: &MemoryPlan) -> PlanReport {
         strategy: plan.strategy.clone(),
         schedule: plan.schedule.clone(),
         align: plan.align,
+        regions: plan.regions.clone(),
+        in_place_layers: plan.in_place.len(),
         peak_layer,
         layers,
     }
 }
 
 /// Human-readable table: one line per layer, with a bar of the arena
-/// (`#` bytes written, `=` read, `-` kept live; 32 columns).
+/// (`#` bytes written, `=` read, `-` kept live, `+` scratch; 32 columns;
+/// with several regions, offsets are per region and the bar overlays them).
 pub fn render_text(r: &PlanReport) -> String {
     const COLS: usize = 32;
     let mut out = String::new();
@@ -165,6 +214,7 @@ pub fn render_text(r: &PlanReport) -> String {
             let c = match b.role {
                 "out" => '#',
                 "in" => '=',
+                "scratch" => '+',
                 _ => '-',
             };
             for x in &mut bar[lo.min(COLS)..hi] {
@@ -176,7 +226,10 @@ pub fn render_text(r: &PlanReport) -> String {
         let bufs: Vec<String> = l
             .buffers
             .iter()
-            .map(|b| format!("{}@{}+{}", b.tensor, b.offset, b.size))
+            .map(|b| match &b.region {
+                Some(r) => format!("{}@{r}:{}+{}", b.tensor, b.offset, b.size),
+                None => format!("{}@{}+{}", b.tensor, b.offset, b.size),
+            })
             .collect();
         let _ = writeln!(
             out,
@@ -198,6 +251,17 @@ pub fn render_text(r: &PlanReport) -> String {
         if r.optimal { ", optimal" } else { "" },
         r.peak_layer
     );
+    if r.regions.len() > 1 {
+        let parts: Vec<String> = r
+            .regions
+            .iter()
+            .map(|g| format!("{} {} B", g.name, g.arena_bytes))
+            .collect();
+        let _ = writeln!(out, "regions: {}", parts.join(", "));
+    }
+    if r.in_place_layers > 0 {
+        let _ = writeln!(out, "in place: {} layers", r.in_place_layers);
+    }
     if let Some(b) = r.any_order_lower_bound_bytes {
         let _ = writeln!(out, "no execution order needs less than {b} B");
     }

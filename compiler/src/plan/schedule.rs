@@ -107,7 +107,7 @@ impl Model {
         let n = nodes.len();
         // Sizes and alignment as the planner computes them (in-place off).
         let plain = PlanOptions {
-            in_place: Default::default(),
+            in_place: false,
             ..opts.clone()
         };
         let lt = Lifetimes::new(g, &nodes, &plain)?;

@@ -17,15 +17,14 @@ fn ok_plan(g: &Graph, opts: &PlanOptions) -> VerifiedPlan {
     }
 }
 
+/// In place is on by default; RELU's kernel declares it.
 fn relu_in_place() -> PlanOptions {
+    PlanOptions::default()
+}
+
+fn no_in_place() -> PlanOptions {
     PlanOptions {
-        in_place: BTreeMap::from([(
-            "RELU".to_string(),
-            InPlace {
-                input: 0,
-                output: 0,
-            },
-        )]),
+        in_place: false,
         ..PlanOptions::default()
     }
 }
@@ -115,27 +114,38 @@ fn in_place_op_reuses_its_dead_input() {
     let r = gb.relu("relu", a);
     let b = gb.op("b", &[r], 16);
     let g = gb.finish(&[b]);
-    let without = ok_plan(&g, &PlanOptions::default());
+    let without = ok_plan(&g, &no_in_place());
     assert_eq!(without.arena_bytes, 512);
     let opts = relu_in_place();
     let with = ok_plan(&g, &opts);
     assert_eq!(with.buffer(r).and_then(|b| b.alias_of), Some(a));
     assert_eq!(with.arena_bytes, 272);
-    // The same plan is rejected by a verifier that does not know RELU runs in place.
-    let e = verify(&g, with.into_plan(), &VerifyOptions::default());
+    assert_eq!(with.in_place.len(), 1);
+    // The same plan is rejected by a verifier told that nothing runs in place.
+    let e = verify(&g, with.clone().into_plan(), &VerifyOptions::default());
     match e {
         Err(Error::Verify { errors, .. }) => {
             assert!(
-                errors.iter().any(|e| e.contains("does not run in place")),
-                "{errors:?}"
-            );
-            assert!(
-                errors.iter().any(|e| e.contains("overlaps input")),
+                errors
+                    .iter()
+                    .any(|e| e.contains("in-place execution is off")),
                 "{errors:?}"
             );
         }
         other => panic!("expected a verify error, got {other:?}"),
     }
+    // Or without the in-place entry: then the alias is unexplained.
+    let mut p = with.into_plan();
+    p.in_place.clear();
+    let errors = verify::collect(&g, &p, &opts.verify_options(None));
+    assert!(
+        errors.iter().any(|e| e.contains("does not run in place")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("overlaps input")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -177,6 +187,11 @@ fn verifier_rejects_unsafe_in_place_plans() {
         alias_of: Some(a),
         ..rl
     };
+    let relu = g
+        .node_ids()
+        .find(|&n| g.node(n).name == "relu")
+        .expect("relu node");
+    p.in_place.insert(relu, InPlace::elementwise(0));
     match verify(&g, p, &opts.verify_options(None)) {
         Err(Error::Verify { errors, .. }) => {
             assert!(
@@ -519,7 +534,8 @@ proptest! {
     #[test]
     fn min_peak_schedule_is_optimal_on_small_dags(s in spec(6)) {
         let g = build(&s);
-        let opts = PlanOptions::default();
+        // The schedule search ignores in-place sharing.
+        let opts = no_in_place();
         let sched = schedule::min_peak_order(&g, &opts).expect("schedules");
         prop_assert!(sched.exact);
         let lb = bound::lower_bound_for_order(&g, &sched.order, &opts).expect("bound");
@@ -600,4 +616,86 @@ proptest! {
             prop_assert!(no_live_overlap(&g, &p));
         }
     }
+}
+
+fn two_regions(fast: usize) -> PlanOptions {
+    PlanOptions {
+        regions: vec![
+            RegionSpec {
+                name: "FAST".into(),
+                capacity: Some(fast),
+            },
+            RegionSpec {
+                name: "SLOW".into(),
+                capacity: Some(1 << 20),
+            },
+        ],
+        ..PlanOptions::default()
+    }
+}
+
+#[test]
+fn a_plan_too_big_for_the_first_region_spills_to_the_next() {
+    // in(64) -> a(1024) -> b(64) -> c(1024) -> out(64): one region needs 1088.
+    let (g, vals) = chain(&[64, 1024, 64, 1024, 64]);
+    let one = ok_plan(&g, &PlanOptions::default());
+    assert_eq!(one.arena_bytes, 1088);
+    assert_eq!(one.regions.len(), 1);
+    // Fits the first region: nothing moves.
+    let fits = ok_plan(&g, &two_regions(2048));
+    assert_eq!(fits.regions[0].arena_bytes, 1088);
+    assert_eq!(fits.regions[1].arena_bytes, 0);
+    assert!(fits.buffers.iter().all(|b| b.region == 0));
+    // 512 bytes of fast memory: the big tensors go to the slow region, the
+    // graph input and output stay in region 0.
+    let split = ok_plan(&g, &two_regions(512));
+    assert!(split.regions[0].arena_bytes <= 512, "{:?}", split.regions);
+    assert!(split.regions[1].arena_bytes > 0);
+    assert_eq!(
+        split.arena_bytes,
+        split.regions.iter().map(|r| r.arena_bytes).sum::<usize>()
+    );
+    for v in [vals[0], vals[4]] {
+        assert_eq!(split.buffer(v).map(|b| b.region), Some(0));
+    }
+    for v in [vals[1], vals[3]] {
+        assert_eq!(split.buffer(v).map(|b| b.region), Some(1));
+    }
+    // Too small even for the graph's inputs and outputs: one region, which
+    // the fit check then refuses.
+    let p = plan(&g, &two_regions(32)).expect("plans");
+    assert_eq!(p.regions[1].arena_bytes, 0);
+    assert_eq!(p.regions[0].arena_bytes, 1088);
+}
+
+#[test]
+fn the_verifier_checks_regions() {
+    let (g, vals) = chain(&[64, 1024, 64, 1024, 64]);
+    let opts = two_regions(512);
+    let p = plan(&g, &opts).expect("plans");
+    // Moving the graph output out of region 0, or a buffer into a region
+    // that does not exist, is refused; so is a wrong total.
+    let mut bad = p.clone();
+    let i = bad
+        .buffers
+        .iter()
+        .position(|b| b.value == vals[4])
+        .expect("out");
+    bad.buffers[i].region = 1;
+    let e = verify::collect(&g, &bad, &opts.verify_options(None));
+    assert!(
+        e.iter().any(|e| e.contains("must live in region 0")),
+        "{e:?}"
+    );
+    let mut bad = p.clone();
+    bad.buffers[0].region = 7;
+    let e = verify::collect(&g, &bad, &opts.verify_options(None));
+    assert!(
+        e.iter().any(|e| e.contains("region 7 does not exist")),
+        "{e:?}"
+    );
+    let mut bad = p;
+    bad.arena_bytes += 16;
+    let e = verify::collect(&g, &bad, &opts.verify_options(None));
+    assert!(e.iter().any(|e| e.contains("not the sum")), "{e:?}");
 }

@@ -14,16 +14,25 @@
 //!    graph inputs), `last` at least every reading step, and the last step
 //!    for graph outputs.
 //! 5. Aliases: `alias_of` names a buffer that is not an alias, with the same
-//!    offset, at least the alias's size, and a lifetime covering it; the
-//!    alias is produced by a RESHAPE of a group member or by an op declaring
-//!    [`InPlace`] for that operand pair. An in-place write happens only when
-//!    no other member of the group is read later or returned.
-//! 6. No two non-alias buffers live at a common step share a byte; no node's
-//!    output shares a byte with one of its inputs, except as in 5.
-//! 7. Every buffer (rounded up) lies within `arena_bytes`, which is within
-//!    the optional capacity; `live_bytes` and `lower_bound_bytes` match a
-//!    recomputation, and `arena_bytes >= lower_bound_bytes >=
-//!    any_order_lower_bound_bytes`.
+//!    offset and region, at least the alias's size, and a lifetime covering
+//!    it; the alias is produced by a RESHAPE of a group member or by a node
+//!    listed in `in_place` with a form its op declares (`OpDef::in_place`,
+//!    when the options allow in-place). An in-place write happens only when
+//!    no other member of the group is read later or returned, and every
+//!    `in_place` entry's output does alias that input.
+//! 6. No two non-alias buffers live at a common step in the same region
+//!    share a byte; no node's output shares a byte with one of its inputs,
+//!    except as in 5.
+//! 7. Scratch: each node has exactly the scratch its kernel needs (the
+//!    in-place form's, else `OpDef::scratch_bytes`), at its own step,
+//!    aligned, sharing no byte with any buffer live at that step in its
+//!    region.
+//! 8. Regions: one [`super::RegionPlan`] per region, every buffer's region
+//!    exists, graph inputs and outputs live in region 0; every buffer and
+//!    scratch (rounded up) lies within its region's arena, and
+//!    `arena_bytes` is their sum, within the optional capacity;
+//!    `live_bytes` and `lower_bound_bytes` match a recomputation, and
+//!    `arena_bytes >= lower_bound_bytes >= any_order_lower_bound_bytes`.
 //!
 //! A plan that breaks only the capacity is reported as
 //! [`Error::DoesNotFit`]; anything else as [`Error::Verify`] with every
@@ -32,18 +41,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Deref;
 
-use super::live::{check_order, round_up, value_bytes};
-use super::{InPlace, MemoryPlan, alloc::Item, bound};
+use super::live::{check_order, node_facts, round_up, value_bytes};
+use super::{MemoryPlan, alloc::Item, bound};
 use crate::error::{Error, Result};
 use crate::ir::{Graph, ValueId};
 
 /// What the verifier checks against besides the graph.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyOptions {
-    /// Arena bytes available on the target, if limited.
+    /// Arena bytes available on the target (all regions), if limited.
     pub capacity: Option<usize>,
-    /// Ops allowed to run in place (as in [`super::PlanOptions::in_place`]).
-    pub in_place: BTreeMap<String, InPlace>,
+    /// Whether ops may run in place (as in [`super::PlanOptions::in_place`]).
+    pub in_place: bool,
 }
 
 /// A plan that passed [`verify`]. Its fields are private so that holding one
@@ -235,16 +244,37 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
                 b.last
             ));
         }
-        // 7. Inside the arena.
-        match round_up(b.size, plan.align.max(1)).and_then(|s| b.offset.checked_add(s)) {
-            Some(end) if end <= plan.arena_bytes => {}
-            _ => errors.push(format!(
-                "{who}: bytes {}..{} (rounded up) exceed the arena of {}",
-                b.offset,
-                b.end(),
-                plan.arena_bytes
-            )),
+        // 8. Inside its region's arena.
+        match plan.regions.get(b.region) {
+            None => errors.push(format!("{who}: region {} does not exist", b.region)),
+            Some(r) => {
+                match round_up(b.size, plan.align.max(1)).and_then(|s| b.offset.checked_add(s)) {
+                    Some(end) if end <= r.arena_bytes => {}
+                    _ => errors.push(format!(
+                        "{who}: bytes {}..{} (rounded up) exceed the {} arena of {}",
+                        b.offset,
+                        b.end(),
+                        r.name,
+                        r.arena_bytes
+                    )),
+                }
+            }
         }
+        if b.region != 0 && (g.inputs.contains(&b.value) || outputs.contains(&b.value)) {
+            errors.push(format!(
+                "{who}: graph inputs and outputs must live in region 0, not {}",
+                b.region
+            ));
+        }
+    }
+    let region_sum: usize = plan.regions.iter().map(|r| r.arena_bytes).sum();
+    if plan.regions.is_empty() {
+        errors.push("the plan has no region".into());
+    } else if region_sum != plan.arena_bytes {
+        errors.push(format!(
+            "arena_bytes {} is not the sum {region_sum} of the region arenas",
+            plan.arena_bytes
+        ));
     }
 
     // 5. Aliases.
@@ -262,7 +292,12 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
         if rb.alias_of.is_some() {
             errors.push(format!("{who}: aliases {}, itself an alias", name(r)));
         }
-        if rb.offset != b.offset || rb.size < b.size || rb.first > b.first || rb.last < b.last {
+        if rb.offset != b.offset
+            || rb.region != b.region
+            || rb.size < b.size
+            || rb.first > b.first
+            || rb.last < b.last
+        {
             errors.push(format!(
                 "{who}: bytes {}+{} steps {}..={} not within its alias target {} (bytes {}+{} steps {}..={})",
                 b.offset,
@@ -290,9 +325,9 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
         let ok_reshape = node.op.def().is_alias()
             && o == Some(0)
             && node.inputs.first().is_some_and(|&x| owner(x) == Some(r));
-        let in_place = opts
+        let in_place = plan
             .in_place
-            .get(node.op.name())
+            .get(&n)
             .filter(|ip| Some(ip.output) == o)
             .and_then(|ip| node.inputs.get(ip.input).copied())
             .filter(|&x| owner(x) == Some(r));
@@ -341,16 +376,56 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
         }
     }
 
-    // 6. No overlap between owners live at a common step.
+    // 5. Every in-place entry is a declared form whose output aliases that input.
+    for (&n, form) in &plan.in_place {
+        let Some(&t) = step_of.get(&n) else {
+            errors.push(format!(
+                "in-place entry for node {} not in the order",
+                n.index()
+            ));
+            continue;
+        };
+        let node = g.node(n);
+        let (ins, outs) = node_facts(g, n);
+        if !opts.in_place {
+            errors.push(format!(
+                "node `{}` runs in place, but in-place execution is off",
+                node.name
+            ));
+        } else if !node.op.def().in_place(&ins, &outs).contains(form) {
+            errors.push(format!(
+                "node `{}` ({}) runs in place as {form:?}, which its kernel does not offer",
+                node.name,
+                node.op.name()
+            ));
+        }
+        let (Some(&x), Some(&y)) = (node.inputs.get(form.input), node.outputs.get(form.output))
+        else {
+            continue;
+        };
+        let aliased = by_value
+            .get(&y)
+            .is_some_and(|&i| plan.buffers[i].alias_of.is_some() && owner(y) == owner(x));
+        if !aliased {
+            errors.push(format!(
+                "node `{}` (step {t}) runs in place, but its output {} does not share {}'s bytes",
+                node.name,
+                name(y),
+                name(x)
+            ));
+        }
+    }
+
+    // 6. No overlap between owners live at a common step in one region.
     let mut owners: Vec<&super::Buffer> = plan
         .buffers
         .iter()
         .filter(|b| b.alias_of.is_none() && b.size > 0)
         .collect();
-    owners.sort_by_key(|b| (b.offset, b.value));
+    owners.sort_by_key(|b| (b.region, b.offset, b.value));
     for (i, a) in owners.iter().enumerate() {
         for b in &owners[i + 1..] {
-            if b.offset >= a.end() {
+            if b.region != a.region || b.offset >= a.end() {
                 break;
             }
             if a.first <= b.last && b.first <= a.last {
@@ -380,17 +455,14 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
                 let Some(xb) = by_value.get(&x).map(|&i| &plan.buffers[i]) else {
                     continue;
                 };
-                if x == y || xb.size == 0 || yb.size == 0 {
+                if x == y || xb.size == 0 || yb.size == 0 || xb.region != yb.region {
                     continue;
                 }
                 let overlap = xb.offset < yb.end() && yb.offset < xb.end();
+                let form = plan.in_place.get(&n);
                 let allowed = owner(x) == owner(y)
                     && ((node.op.def().is_alias() && i == 0 && o == 0)
-                        || opts.in_place.get(node.op.name())
-                            == Some(&InPlace {
-                                input: i,
-                                output: o,
-                            }));
+                        || form.is_some_and(|f| f.input == i && f.output == o));
                 if overlap && !allowed {
                     errors.push(format!(
                         "node `{}` ({}): output {} overlaps input {}",
@@ -404,7 +476,76 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
         }
     }
 
-    // 7. Live bytes and the bound.
+    // 7. Scratch.
+    let mut scratch_of = BTreeMap::new();
+    for (k, sc) in plan.scratch.iter().enumerate() {
+        let Some(&t) = step_of.get(&sc.node) else {
+            errors.push(format!(
+                "scratch {k} is for node {}, not in the order",
+                sc.node.index()
+            ));
+            continue;
+        };
+        let node = g.node(sc.node);
+        let who = format!("scratch of `{}`", node.name);
+        if scratch_of.insert(sc.node, k).is_some() {
+            errors.push(format!("{who}: the node has two scratch buffers"));
+        }
+        if sc.step != t {
+            errors.push(format!(
+                "{who}: at step {} but the node runs at step {t}",
+                sc.step
+            ));
+        }
+        if sc.align != plan.align || !sc.align.is_power_of_two() || sc.offset % sc.align != 0 {
+            errors.push(format!(
+                "{who}: offset {} alignment {} (plan {})",
+                sc.offset, sc.align, plan.align
+            ));
+        }
+        let end = round_up(sc.size, plan.align.max(1)).and_then(|s| sc.offset.checked_add(s));
+        match (plan.regions.get(sc.region), end) {
+            (Some(r), Some(end)) if end <= r.arena_bytes => {}
+            _ => errors.push(format!(
+                "{who}: bytes {}..{} outside region {}'s arena",
+                sc.offset,
+                sc.end(),
+                sc.region
+            )),
+        }
+        for b in &owners {
+            if b.region == sc.region
+                && b.is_live_at(t)
+                && sc.size > 0
+                && b.offset < sc.end()
+                && sc.offset < b.end()
+            {
+                errors.push(format!(
+                    "{who} (bytes {}..{}) overlaps {}, live at step {t}",
+                    sc.offset,
+                    sc.end(),
+                    name(b.value)
+                ));
+            }
+        }
+    }
+    for &n in &plan.order {
+        let node = g.node(n);
+        let (ins, outs) = node_facts(g, n);
+        let need = match plan.in_place.get(&n) {
+            Some(f) => f.scratch_bytes,
+            None => node.op.def().scratch_bytes(&ins, &outs),
+        };
+        let have = scratch_of.get(&n).map_or(0, |&k| plan.scratch[k].size);
+        if need != have {
+            errors.push(format!(
+                "node `{}` needs {need} scratch bytes, the plan gives {have}",
+                node.name
+            ));
+        }
+    }
+
+    // 8. Live bytes and the bound.
     if plan.align.is_power_of_two() {
         let items: Vec<Item> = plan
             .buffers
@@ -415,6 +556,11 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
                 first: b.first,
                 last: b.last,
             })
+            .chain(plan.scratch.iter().map(|sc| Item {
+                size: round_up(sc.size, plan.align).unwrap_or(usize::MAX),
+                first: sc.step,
+                last: sc.step,
+            }))
             .collect();
         let live = bound::live_bytes(&items, steps);
         let lb = live.iter().copied().max().unwrap_or(0);

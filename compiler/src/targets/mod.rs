@@ -3,8 +3,9 @@
 //! users need no extra files.
 //!
 //! A target names its core, Rust target triple and codegen flags, its flash
-//! and SRAM regions (the first RAM region holds the stack and statics), and
-//! the QEMU machine that emulates its core, if any.
+//! and SRAM regions (the first RAM region holds the stack and statics; the
+//! memory planner spills to the others, fastest first, when the first is
+//! too small), and the QEMU machine that emulates its core, if any.
 
 use std::fmt::Write as _;
 
@@ -26,6 +27,11 @@ pub struct Region {
     pub name: String,
     pub origin: u64,
     pub length: u64,
+    /// Where QEMU's machine has RAM for this region, if it has (the first
+    /// region uses `qemu.ram_origin`). Without it, the QEMU memory map
+    /// leaves the region out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qemu_origin: Option<u64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -112,6 +118,24 @@ impl Target {
         self.ram.iter().map(|r| r.length).sum()
     }
 
+    /// The regions the memory planner may use, in the order of the TOML
+    /// (fastest first): the first minus the stack, the others whole.
+    pub fn plan_regions(&self) -> Vec<crate::plan::RegionSpec> {
+        self.ram
+            .iter()
+            .enumerate()
+            .map(|(i, r)| crate::plan::RegionSpec {
+                name: r.name.clone(),
+                capacity: usize::try_from(if i == 0 {
+                    self.static_ram_bytes()
+                } else {
+                    r.length
+                })
+                .ok(),
+            })
+            .collect()
+    }
+
     /// SRAM available for statics (arena) in the first region, after the stack.
     pub fn static_ram_bytes(&self) -> u64 {
         self.ram[0].length - self.stack_bytes
@@ -149,16 +173,37 @@ impl Target {
             ram_origin,
             self.static_ram_bytes()
         );
-        if map == MemoryMap::Device {
-            for r in &self.ram[1..] {
-                let _ = writeln!(
-                    s,
-                    "  {} : ORIGIN = {:#010x}, LENGTH = {}",
-                    r.name, r.origin, r.length
-                );
-            }
+        let extra: Vec<(&Region, u64)> = self.ram[1..]
+            .iter()
+            .filter_map(|r| match map {
+                MemoryMap::Device => Some((r, r.origin)),
+                MemoryMap::Qemu => r.qemu_origin.map(|o| (r, o)),
+            })
+            .collect();
+        for (r, origin) in &extra {
+            let _ = writeln!(
+                s,
+                "  {} : ORIGIN = {:#010x}, LENGTH = {}",
+                r.name, origin, r.length
+            );
         }
         let _ = writeln!(s, "}}\n");
+        if !extra.is_empty() {
+            let _ = writeln!(
+                s,
+                "/* Arena parts the planner puts in the other regions (uninitialized). */"
+            );
+            let _ = writeln!(s, "SECTIONS\n{{");
+            for (r, _) in &extra {
+                let sec = crate::codegen::names::region_section(&r.name);
+                let _ = writeln!(
+                    s,
+                    "  {sec} (NOLOAD) : ALIGN(16)\n  {{\n    *({sec} {sec}.*);\n    . = ALIGN(16);\n  }} > {}",
+                    r.name
+                );
+            }
+            let _ = writeln!(s, "}} INSERT AFTER .bss;\n");
+        }
         let _ = writeln!(
             s,
             "/* The stack ({} bytes) sits above RAM and grows down towards it. */",
@@ -236,11 +281,40 @@ mod tests {
         let d = t.memory_x(MemoryMap::Device).expect("device map");
         assert!(d.contains("FLASH : ORIGIN = 0x08000000"), "{d}");
         assert!(
+            !d.contains("SECTIONS"),
+            "one region: no extra sections\n{d}"
+        );
+        assert!(
             Target::builtin("rp2040")
                 .expect("rp")
                 .memory_x(MemoryMap::Qemu)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn extra_regions_get_sections_on_the_device_and_under_qemu() {
+        let h = Target::builtin("h743").expect("h743");
+        let d = h.memory_x(MemoryMap::Device).expect("device map");
+        assert!(
+            d.contains("AXISRAM : ORIGIN = 0x24000000, LENGTH = 524288"),
+            "{d}"
+        );
+        assert!(
+            d.contains(".mcuc.axisram (NOLOAD)") && d.contains("} > AXISRAM"),
+            "{d}"
+        );
+        assert!(d.contains("INSERT AFTER .bss;"), "{d}");
+        // QEMU's mps2-an500 has 4 MB of RAM at 0x2000_0000: the regions sit in it.
+        let q = h.memory_x(MemoryMap::Qemu).expect("qemu map");
+        assert!(
+            q.contains("AXISRAM : ORIGIN = 0x20100000, LENGTH = 524288"),
+            "{q}"
+        );
+        let regions = h.plan_regions();
+        assert_eq!(regions.len(), 4);
+        assert_eq!(regions[0].capacity, Some(128 * 1024 - 8192));
+        assert_eq!(regions[1].capacity, Some(512 * 1024));
     }
 
     #[test]

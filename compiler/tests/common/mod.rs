@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use planus::ReadAsRoot;
+pub mod mutate;
 
-pub use mcuc::import::tflite::schema_generated::tflite as fb;
+pub use mutate::{fb, parse, serialize};
 
 /// The repository root (`tests/models` lives there).
 pub fn repo_root() -> PathBuf {
@@ -29,25 +29,6 @@ pub fn scratch(test: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
-}
-
-/// Serializes a model with the `TFL3` file identifier.
-pub fn serialize(model: &fb::Model) -> Vec<u8> {
-    let mut builder = planus::Builder::new();
-    let mut bytes = builder.finish(model, Some(*b"TFL3")).to_vec();
-    // planus 1.3 writes the identifier first and the root offset (relative
-    // to byte 4) after it; FlatBuffers, TFLite and mcuc put the root offset
-    // at byte 0 and the identifier at byte 4. Swap them.
-    let root = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes")) + 4;
-    bytes[0..4].copy_from_slice(&root.to_le_bytes());
-    bytes[4..8].copy_from_slice(b"TFL3");
-    bytes
-}
-
-/// Parses a `.tflite` into the owned (editable) form.
-pub fn parse(bytes: &[u8]) -> fb::Model {
-    let root = fb::ModelRef::read_as_root(bytes).expect("valid flatbuffer");
-    fb::Model::try_from(root).expect("valid model")
 }
 
 /// Per-tensor int8 quantization.

@@ -5,6 +5,9 @@
 //!   write the outputs, print `insns=N flash=F ram=R stack=S`.
 //! - `size MODEL --target T`: build only, print `flash=F ram=R` (works for
 //!   cores QEMU cannot run, such as the Cortex-M0+ of rp2040).
+//! - `report [DIR] [--json]`: plan every corpus model and print TFLite
+//!   Micro's arena, mcuc's arena, the lower bound and their ratios (the same
+//!   table as `mcuc plan --compare`).
 //!
 //! MODEL is a `.tflite`/`.onnx` file, or a folder holding a pregenerated
 //! `model.rs` and `memory.x`.
@@ -43,6 +46,14 @@ enum Cmd {
     Size {
         #[command(flatten)]
         build: BuildArgs,
+    },
+    /// Plan every corpus model: TFLM arena vs mcuc arena vs lower bound.
+    Report {
+        /// Corpus folder (default: $MCUC_MODELS, ../shared/models, tests/models).
+        dir: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -150,6 +161,23 @@ fn run(cmd: Cmd) -> Result<(), Error> {
             let (model, target, build_opts) = build.prepare()?;
             let fw = qemu::build_firmware(&model, &target, &build_opts)?;
             println!("flash={} ram={}", fw.flash, fw.ram);
+            Ok(())
+        }
+        Cmd::Report { dir, json } => {
+            use mcuc::plan::{PlanOptions, corpus};
+            let dir = dir.or_else(corpus::models_dir).ok_or_else(|| {
+                Error::Mismatch("no corpus: pass a folder, or set MCUC_MODELS".into())
+            })?;
+            let rows =
+                corpus::plan_corpus(&dir, &PlanOptions::default()).map_err(Error::Compiler)?;
+            if json {
+                let text = serde_json::to_string_pretty(&rows)
+                    .map_err(|e| Error::Mismatch(format!("cannot serialize: {e}")))?;
+                println!("{text}");
+            } else {
+                println!("corpus: {}", dir.display());
+                print!("{}", corpus::render_table(&rows));
+            }
             Ok(())
         }
     }

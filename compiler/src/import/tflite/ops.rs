@@ -146,7 +146,8 @@ impl OpCx<'_, '_> {
         let v = self.im.graph.value(self.input(i)?);
         v.const_i32().ok_or_else(|| {
             self.invalid(format!(
-                "{what} (input {i}, `{}`) must be a constant int32/int64 tensor",
+                "{what} (input {i}, `{}`) must be a constant int32/int64 tensor \
+                 with values in the int32 range",
                 v.name
             ))
         })

@@ -1,7 +1,7 @@
 //! Activations: the fused-activation attribute shared by many ops, and the
 //! standalone elementwise activation operators (RELU/RELU6, LOGISTIC, TANH).
 
-use super::{OpDef, expect_int8_per_tensor};
+use super::{InPlace, OpDef, expect_float, expect_float_or_int8};
 use crate::ir::{DType, Fact, Value};
 
 /// A clamp fused into the producing op (TFLite `fused_activation_function`).
@@ -43,12 +43,22 @@ fn same_shape(inputs: &[&Fact], name: &str) -> Result<Vec<(Vec<usize>, DType)>, 
     }
 }
 
+/// An int8 -> int8 elementwise op may write its output over its input.
+pub(super) fn int8_elementwise_in_place(inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+    match (inputs, outputs) {
+        ([x], [y])
+            if x.dtype == DType::Int8 && y.dtype == DType::Int8 && x.elements() == y.elements() =>
+        {
+            vec![InPlace::elementwise(0)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// int8 (per-tensor) in and out, or float32 in and out before quantization.
 fn int8_io(inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
     let mut e = Vec::new();
-    if let (Some(i), Some(o)) = (inputs.first(), outputs.first()) {
-        expect_int8_per_tensor(i, "input", &mut e);
-        expect_int8_per_tensor(o, "output", &mut e);
-    }
+    expect_float_or_int8(inputs, outputs, &mut e);
     e
 }
 
@@ -77,6 +87,9 @@ impl OpDef for Relu {
         }
         e
     }
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        int8_elementwise_in_place(inputs, outputs)
+    }
 }
 
 /// LOGISTIC (sigmoid). int8 output must use scale 1/256, zero point -128.
@@ -93,6 +106,9 @@ impl OpDef for Logistic {
     fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
         int8_io(inputs, outputs)
     }
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        int8_elementwise_in_place(inputs, outputs)
+    }
 }
 
 /// TANH. int8 output must use scale 1/128, zero point 0.
@@ -108,5 +124,40 @@ impl OpDef for Tanh {
     }
     fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
         int8_io(inputs, outputs)
+    }
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        int8_elementwise_in_place(inputs, outputs)
+    }
+}
+
+/// LEAKY_RELU: `x >= 0 ? x : alpha * x`. Float only: mcuc has no int8
+/// kernel for it, so a quantized graph cannot contain it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeakyRelu {
+    pub alpha: f32,
+}
+
+impl OpDef for LeakyRelu {
+    fn name(&self) -> &'static str {
+        "LEAKY_RELU"
+    }
+    fn infer(&self, inputs: &[&Fact]) -> Result<Vec<(Vec<usize>, DType)>, String> {
+        same_shape(inputs, self.name())
+    }
+    fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
+        let mut e = Vec::new();
+        for v in inputs {
+            expect_float(v, "input", &mut e);
+        }
+        for v in outputs {
+            expect_float(v, "output", &mut e);
+        }
+        if !self.alpha.is_finite() {
+            e.push(format!("alpha {} is not finite", self.alpha));
+        }
+        e
+    }
+    fn summary(&self, _inputs: &[&Fact]) -> String {
+        format!("alpha={}", self.alpha)
     }
 }

@@ -1,7 +1,7 @@
-//! Elementwise ADD and MUL of two int8 tensors, with numpy-style broadcasting
+//! Elementwise ADD and MUL of two int8 (or, before quantization, float32) tensors, with numpy-style broadcasting
 //! of either operand.
 
-use super::{Activation, OpDef, expect_int8_per_tensor};
+use super::{Activation, InPlace, OpDef, expect_float_or_int8};
 use crate::ir::{DType, Fact, Value};
 
 /// Broadcast shape of two shapes (right-aligned, dims equal or 1).
@@ -39,14 +39,22 @@ fn infer_binary(inputs: &[&Fact]) -> Result<Vec<(Vec<usize>, DType)>, String> {
     Ok(vec![(broadcast(&a.shape, &b.shape)?, a.dtype)])
 }
 
+/// The output may overwrite an int8 operand that is not broadcast (it has
+/// the output's element count, so element `i` of both sit at byte `i`).
+fn in_place_binary(inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+    let [y] = outputs else { return Vec::new() };
+    if inputs.len() != 2 || y.dtype != DType::Int8 {
+        return Vec::new();
+    }
+    (0..2)
+        .filter(|&k| inputs[k].dtype == DType::Int8 && inputs[k].elements() == y.elements())
+        .map(InPlace::elementwise)
+        .collect()
+}
+
 fn check_binary(inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
     let mut e = Vec::new();
-    for (i, v) in inputs.iter().enumerate() {
-        expect_int8_per_tensor(v, &format!("input {i}"), &mut e);
-    }
-    if let Some(o) = outputs.first() {
-        expect_int8_per_tensor(o, "output", &mut e);
-    }
+    expect_float_or_int8(inputs, outputs, &mut e);
     e
 }
 
@@ -64,6 +72,9 @@ impl OpDef for Add {
     }
     fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
         check_binary(inputs, outputs)
+    }
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        in_place_binary(inputs, outputs)
     }
     fn summary(&self, _inputs: &[&Fact]) -> String {
         self.act.suffix().trim_start().to_string()
@@ -84,6 +95,9 @@ impl OpDef for Mul {
     }
     fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
         check_binary(inputs, outputs)
+    }
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        in_place_binary(inputs, outputs)
     }
     fn summary(&self, _inputs: &[&Fact]) -> String {
         self.act.suffix().trim_start().to_string()

@@ -1,6 +1,8 @@
 //! CONV_2D: `[1,H,W,Cin] * [Cout,KH,KW,Cin/groups] + bias -> [1,OH,OW,Cout]`.
 
-use super::{Activation, OpDef, Padding, expect_int8_per_tensor, geometry_summary, window_out};
+use super::{
+    Activation, OpDef, Padding, expect_float, expect_int8_per_tensor, geometry_summary, window_out,
+};
 use crate::ir::{DType, Fact, Value};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -78,7 +80,11 @@ impl OpDef for Conv2d {
 
 /// Checks shared by CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: int8
 /// activations per tensor, int8 weights (per-tensor or per-channel along
-/// `channel_axis` with zero points 0), int32 bias.
+/// `channel_axis` with zero points 0), int32 bias. Before quantization the
+/// same ops are float32 throughout: float32 activations, weights and bias
+/// without quantization (weights may still be computed, e.g. by a
+/// DEQUANTIZE in a QDQ graph; `fuse_qdq` or `fold_constants` make them
+/// constant before anything lowers them).
 pub(crate) fn conv_like_check(
     inputs: &[&Value],
     outputs: &[&Value],
@@ -88,6 +94,15 @@ pub(crate) fn conv_like_check(
     let (Some(x), Some(w), Some(y)) = (inputs.first(), inputs.get(1), outputs.first()) else {
         return vec!["missing operands".into()];
     };
+    if x.fact.dtype == DType::Float32 {
+        expect_float(x, "input", &mut e);
+        expect_float(y, "output", &mut e);
+        expect_float(w, "weights", &mut e);
+        if let Some(b) = inputs.get(2) {
+            expect_float(b, "bias", &mut e);
+        }
+        return e;
+    }
     expect_int8_per_tensor(x, "input", &mut e);
     expect_int8_per_tensor(y, "output", &mut e);
     if w.fact.dtype != DType::Int8 {

@@ -1,7 +1,7 @@
 //! DEPTHWISE_CONV_2D: `[1,H,W,C] * [1,KH,KW,C*M] + bias -> [1,OH,OW,C*M]`.
 
 use super::conv2d::conv_like_check;
-use super::{Activation, OpDef, Padding, geometry_summary, window_out};
+use super::{Activation, InPlace, OpDef, Padding, geometry_summary, window_out};
 use crate::ir::{DType, Fact, Value};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +61,33 @@ impl OpDef for DepthwiseConv2d {
 
     fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
         conv_like_check(inputs, outputs, 3)
+    }
+
+    /// With depth multiplier 1, output channel `c` lands only on bytes of
+    /// input channel `c` (index `c` modulo the channel count), in NHWC for
+    /// any stride, padding and dilation. The kernel computes one output
+    /// channel into a scratch plane of `OH x OW` bytes, then scatters it over
+    /// the input channel it no longer needs.
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        let (Some(x), [y]) = (inputs.first(), outputs) else {
+            return Vec::new();
+        };
+        match (&x.shape[..], &y.shape[..]) {
+            (&[1, _, _, c], &[1, oh, ow, oc])
+                if self.depth_multiplier == 1
+                    && c == oc
+                    && x.dtype == DType::Int8
+                    && y.dtype == DType::Int8
+                    && y.elements() <= x.elements() =>
+            {
+                vec![InPlace {
+                    input: 0,
+                    output: 0,
+                    scratch_bytes: oh * ow,
+                }]
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn macs(&self, inputs: &[&Fact], outputs: &[&Fact]) -> u64 {

@@ -1,6 +1,6 @@
 //! MEAN over a set of axes of an int8 tensor (requantizing).
 
-use super::{OpDef, expect_int8_per_tensor};
+use super::{OpDef, expect_float_or_int8};
 use crate::ir::{DType, Fact, Value};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -37,10 +37,7 @@ impl OpDef for Mean {
 
     fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
         let mut e = Vec::new();
-        if let (Some(i), Some(o)) = (inputs.first(), outputs.first()) {
-            expect_int8_per_tensor(i, "input", &mut e);
-            expect_int8_per_tensor(o, "output", &mut e);
-        }
+        expect_float_or_int8(inputs, outputs, &mut e);
         e
     }
 

@@ -11,7 +11,9 @@
 use super::{DType, Fact, Value};
 
 mod activation;
+mod batch_norm;
 mod binary;
+mod clip;
 mod concat;
 mod conv2d;
 mod depthwise_conv2d;
@@ -23,8 +25,10 @@ mod quantize;
 mod reshape;
 mod softmax;
 
-pub use activation::{Activation, Logistic, Relu, Tanh};
+pub use activation::{Activation, LeakyRelu, Logistic, Relu, Tanh};
+pub use batch_norm::BatchNorm;
 pub use binary::{Add, Mul};
+pub use clip::Clip;
 pub use concat::Concat;
 pub use conv2d::Conv2d;
 pub use depthwise_conv2d::DepthwiseConv2d;
@@ -64,6 +68,43 @@ pub trait OpDef {
     /// planner may alias the two buffers.
     fn is_alias(&self) -> bool {
         false
+    }
+
+    /// The ways the op's kernel can write an output over one of its inputs,
+    /// best first. The planner uses one when that input is dead after the
+    /// op; the kernel binding must offer the matching in-place call.
+    fn in_place(&self, _inputs: &[&Fact], _outputs: &[&Fact]) -> Vec<InPlace> {
+        Vec::new()
+    }
+
+    /// Scratch bytes the (out-of-place) kernel needs while it runs (im2col
+    /// buffers, partial sums). The planner places them in the arena for the
+    /// op's step only.
+    fn scratch_bytes(&self, _inputs: &[&Fact], _outputs: &[&Fact]) -> usize {
+        0
+    }
+}
+
+/// A kernel's promise that it computes output `output` in the bytes of
+/// input `input` (operand indices), using `scratch_bytes` of temporary
+/// memory: every input element is read before the output bytes over it are
+/// written. The output starts at the input's first byte and is not larger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct InPlace {
+    pub input: usize,
+    pub output: usize,
+    pub scratch_bytes: usize,
+}
+
+impl InPlace {
+    /// Output 0 over input `input`, without scratch: elementwise kernels
+    /// that read element `i` before writing element `i`.
+    pub fn elementwise(input: usize) -> InPlace {
+        InPlace {
+            input,
+            output: 0,
+            scratch_bytes: 0,
+        }
     }
 }
 
@@ -110,6 +151,9 @@ ops! {
     Concat,
     Quantize,
     Dequantize,
+    BatchNorm,
+    LeakyRelu,
+    Clip,
 }
 
 impl Op {
@@ -251,6 +295,53 @@ pub(crate) fn expect_int8_per_tensor(v: &Value, role: &str, errors: &mut Vec<Str
             q.scale.len()
         )),
         Some(_) => {}
+    }
+}
+
+/// Checks that a value is float32 without quantization (an activation of a
+/// graph that is not quantized yet).
+pub(crate) fn expect_float(v: &Value, role: &str, errors: &mut Vec<String>) {
+    if v.fact.dtype != DType::Float32 {
+        errors.push(format!(
+            "{role} `{}` must be float32, is {}",
+            v.name, v.fact.dtype
+        ));
+    } else if v.fact.quant.is_some() {
+        errors.push(format!("float32 {role} `{}` has quantization", v.name));
+    }
+}
+
+/// Activations of an op that exists in a float form (before post-training
+/// quantization) and an int8 form: the first input decides which, and every
+/// listed input and the output must agree. int8 activations are quantized
+/// per tensor; float32 ones carry no quantization.
+pub(crate) fn expect_float_or_int8(
+    inputs: &[&Value],
+    outputs: &[&Value],
+    errors: &mut Vec<String>,
+) {
+    let Some(first) = inputs.first() else { return };
+    let float = first.fact.dtype == DType::Float32;
+    let roles = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            (
+                if inputs.len() == 1 {
+                    "input".to_string()
+                } else {
+                    format!("input {i}")
+                },
+                v,
+            )
+        })
+        .chain(outputs.iter().map(|v| ("output".to_string(), v)));
+    for (role, v) in roles {
+        if float {
+            expect_float(v, &role, errors);
+        } else {
+            expect_int8_per_tensor(v, &role, errors);
+        }
     }
 }
 

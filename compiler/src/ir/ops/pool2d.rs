@@ -1,6 +1,6 @@
 //! AVERAGE_POOL_2D and MAX_POOL_2D over NHWC int8 tensors.
 
-use super::{Activation, OpDef, Padding, expect_int8_per_tensor, geometry_summary, window_out};
+use super::{Activation, OpDef, Padding, expect_float_or_int8, geometry_summary, window_out};
 use crate::ir::{DType, Fact, Value};
 
 /// Window geometry shared by both pools.
@@ -41,12 +41,11 @@ impl Pool2d {
 
     fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
         let mut e = Vec::new();
-        if let (Some(i), Some(o)) = (inputs.first(), outputs.first()) {
-            expect_int8_per_tensor(i, "input", &mut e);
-            expect_int8_per_tensor(o, "output", &mut e);
-            if i.fact.quant != o.fact.quant {
-                e.push("input and output quantization must be equal".into());
-            }
+        expect_float_or_int8(inputs, outputs, &mut e);
+        if let (Some(i), Some(o)) = (inputs.first(), outputs.first())
+            && i.fact.quant != o.fact.quant
+        {
+            e.push("input and output quantization must be equal".into());
         }
         e
     }

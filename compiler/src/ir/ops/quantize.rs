@@ -1,7 +1,8 @@
 //! QUANTIZE (float32 -> int8, or int8 -> int8 requantization) and
-//! DEQUANTIZE (int8 -> float32).
+//! DEQUANTIZE (int8 -> float32; int32 -> float32 for QDQ biases).
 
-use super::OpDef;
+use super::activation::int8_elementwise_in_place;
+use super::{InPlace, OpDef};
 use crate::ir::{DType, Fact, Value};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +36,10 @@ impl OpDef for Quantize {
         }
         e
     }
+    /// int8 -> int8 requantization runs in place.
+    fn in_place(&self, inputs: &[&Fact], outputs: &[&Fact]) -> Vec<InPlace> {
+        int8_elementwise_in_place(inputs, outputs)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -52,8 +57,16 @@ impl OpDef for Dequantize {
     }
     fn check(&self, inputs: &[&Value], _outputs: &[&Value]) -> Vec<String> {
         match inputs.first() {
-            Some(i) if i.fact.dtype != DType::Int8 || i.fact.quant.is_none() => {
-                vec![format!("input must be quantized int8, is {}", i.fact.dtype)]
+            // int32 inputs are biases of QDQ graphs (`DequantizeLinear` of
+            // an int32 initializer), folded into their op by `fuse_qdq`.
+            Some(i)
+                if !matches!(i.fact.dtype, DType::Int8 | DType::Int32)
+                    || i.fact.quant.is_none() =>
+            {
+                vec![format!(
+                    "input must be quantized int8 (or int32), is {}",
+                    i.fact.dtype
+                )]
             }
             _ => Vec::new(),
         }

@@ -1,6 +1,6 @@
 //! SOFTMAX over the last axis, int8 in and out.
 
-use super::{OpDef, expect_int8_per_tensor};
+use super::{OpDef, expect_float_or_int8};
 use crate::ir::{DType, Fact, Value};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -23,10 +23,7 @@ impl OpDef for Softmax {
     }
     fn check(&self, inputs: &[&Value], outputs: &[&Value]) -> Vec<String> {
         let mut e = Vec::new();
-        if let (Some(i), Some(o)) = (inputs.first(), outputs.first()) {
-            expect_int8_per_tensor(i, "input", &mut e);
-            expect_int8_per_tensor(o, "output", &mut e);
-        }
+        expect_float_or_int8(inputs, outputs, &mut e);
         e
     }
     fn summary(&self, _inputs: &[&Fact]) -> String {
