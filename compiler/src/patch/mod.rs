@@ -20,16 +20,15 @@ pub mod verify;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 pub use geometry::Window;
 pub use search::{PatchMode, choose};
 pub use stage::Stage;
 pub use verify::{VerifiedPatchPlan, verify};
 
-use crate::ir::{NodeId, ValueId};
+use crate::ir::{Graph, NodeId, ValueId};
+use crate::plan::{MemoryPlan, PlanOptions};
 
-/// A complete patch-based plan: stage, grid, windows and arena offsets.
+/// A complete patch-based plan: stage, grid, windows and the memory plan.
 #[derive(Clone, Debug)]
 pub struct PatchPlan {
     pub stage: Stage,
@@ -41,19 +40,21 @@ pub struct PatchPlan {
     pub windows: Vec<BTreeMap<ValueId, Window>>,
     /// Nodes after the stage, in execution order.
     pub rest: Vec<NodeId>,
-    /// Arena buffer of every arena-resident value: stage intermediates (sized
-    /// for their largest window), the stage output and every value of the
-    /// rest of the network. The network input of the stage is read from the
-    /// caller's buffer and has no arena slot.
-    pub buffers: BTreeMap<ValueId, Slot>,
-    pub arena_bytes: usize,
-    pub lower_bound_bytes: usize,
+    /// The graph the memory planner saw: every stage intermediate has the
+    /// fact of its largest window ([`search::planning_graph`]).
+    pub planning_graph: Graph,
+    /// The options it planned with ([`search::planner_options`]).
+    pub planner: PlanOptions,
+    /// The memory plan of `planning_graph` over the execution order (stage,
+    /// then rest): stage intermediates sized for one patch, the stage output
+    /// reserved from the first step, the stage input not in the arena.
+    pub memory: MemoryPlan,
+    /// The arena if the stage input were copied into it, when computed.
+    pub arena_with_input_bytes: Option<usize>,
     /// MACs of the whole network when patched.
     pub macs: u64,
     /// MACs of the whole network layer by layer.
     pub base_macs: u64,
-    /// Placement strategy of the arena.
-    pub strategy: String,
 }
 
 impl PatchPlan {
@@ -70,13 +71,10 @@ impl PatchPlan {
     pub fn split_step(&self) -> usize {
         self.stage.nodes.len() - 1
     }
-}
 
-/// Where a value lives in the arena.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Slot {
-    pub offset: usize,
-    pub size: usize,
+    pub fn arena_bytes(&self) -> usize {
+        self.memory.arena_bytes
+    }
 }
 
 #[cfg(test)]

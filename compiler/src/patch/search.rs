@@ -11,11 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::stage::{self, Stage};
-use super::{PatchPlan, Slot};
+use super::{PatchPlan, Window};
 use crate::error::{Error, Result};
 use crate::ir::{Graph, NodeId, Op, ValueId};
-use crate::plan::alloc::{self, Budget, Item};
-use crate::plan::bound;
+use crate::plan::{self, PlanOptions};
 
 /// Largest grid dimension searched.
 pub const MAX_GRID: usize = 8;
@@ -71,24 +70,10 @@ pub struct Candidate {
     pub split: usize,
     pub grid: [usize; 2],
     pub arena_bytes: usize,
-    /// The arena plus the stage input, as if it were copied in.
-    pub arena_with_input_bytes: usize,
+    /// The arena with the stage input copied in, when computed.
+    pub arena_with_input_bytes: Option<usize>,
     pub extra_macs: u64,
     pub extra_macs_ratio: f64,
-}
-
-/// Items of a candidate, in a fixed order, with the value each stands for.
-pub(super) struct Layout {
-    pub(super) items: Vec<Item>,
-    pub(super) values: Vec<ValueId>,
-    /// Value -> the value whose buffer it shares (RESHAPE aliases).
-    pub(super) alias: BTreeMap<ValueId, ValueId>,
-    pub(super) steps: usize,
-    input_item: Item,
-}
-
-fn round(size: usize, align: usize) -> usize {
-    size.next_multiple_of(align.max(1))
 }
 
 /// Per-patch windows for `stage` on a `rows x cols` grid.
@@ -97,14 +82,14 @@ fn patch_windows(
     st: &Stage,
     rows: usize,
     cols: usize,
-) -> (Vec<super::Window>, Vec<BTreeMap<ValueId, super::Window>>) {
+) -> (Vec<Window>, Vec<BTreeMap<ValueId, Window>>) {
     let patches = stage::grid(g, st, rows, cols);
     let windows = patches.iter().map(|&p| stage::windows(g, st, p)).collect();
     (patches, windows)
 }
 
 /// MACs of node `n` computing output window `w`.
-fn window_macs(g: &Graph, n: NodeId, w: &super::Window) -> u64 {
+pub fn window_macs(g: &Graph, n: NodeId, w: &Window) -> u64 {
     let node = g.node(n);
     let per_position = match &node.op {
         Op::Conv2d(_) => {
@@ -127,132 +112,62 @@ fn node_macs(g: &Graph, n: NodeId) -> u64 {
     node.op.def().macs(&ins, &outs)
 }
 
-pub(super) fn layout(
-    g: &Graph,
-    readers: &stage::Readers,
-    st: &Stage,
-    rest: &[NodeId],
-    windows: &[BTreeMap<ValueId, super::Window>],
-    align: usize,
-) -> Layout {
-    let len = st.nodes.len();
-    let steps = len + rest.len();
-    let step_of: BTreeMap<NodeId, usize> = st
-        .nodes
-        .iter()
-        .chain(rest)
-        .enumerate()
-        .map(|(i, &n)| (n, i))
-        .collect();
-    let last_use = |v: ValueId| -> usize {
-        if g.outputs.contains(&v) {
-            return steps.saturating_sub(1);
+/// The graph the memory planner sees for `st` on these windows: each stage
+/// intermediate has the fact of its largest window (`[1, max h, max w, C]`),
+/// so buffer sizes, in-place choices and scratch (e.g. the one-channel plane
+/// of an in-place depthwise convolution) are those of one patch.
+pub fn planning_graph(g: &Graph, st: &Stage, windows: &[BTreeMap<ValueId, Window>]) -> Graph {
+    let mut pg = g.clone();
+    for &v in &st.intermediates {
+        let (mut h, mut w) = (0, 0);
+        for win in windows {
+            if let Some(x) = win.get(&v) {
+                h = h.max(x.h());
+                w = w.max(x.w());
+            }
         }
-        readers
-            .get(&v)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| step_of.get(r).copied())
-            .max()
-            .unwrap_or(0)
-    };
-    let bytes_per_pos = |v: ValueId| {
-        let f = g.fact(v);
-        f.shape.last().copied().unwrap_or(1) * f.dtype.size()
-    };
-    let mut items = Vec::new();
-    let mut values = Vec::new();
-    // Stage intermediates: one patch at a time, sized for the largest window.
-    for (i, &n) in st.nodes.iter().enumerate() {
-        let v = g.node(n).outputs[0];
-        if v == st.output {
-            continue;
-        }
-        let size = windows
-            .iter()
-            .filter_map(|w| w.get(&v))
-            .map(|w| w.area() * bytes_per_pos(v))
-            .max()
-            .unwrap_or(0);
-        items.push(Item {
-            size: round(size, align),
-            first: i,
-            last: last_use(v),
-        });
-        values.push(v);
+        let c = stage::hwc(g, v).map_or(1, |(_, _, c)| c);
+        pg.value_mut(v).fact.shape = vec![1, h, w, c];
     }
-    // The stage output is filled over every patch: live from the start.
-    items.push(Item {
-        size: round(g.fact(st.output).bytes(), align),
-        first: 0,
-        last: last_use(st.output).max(len.saturating_sub(1)),
-    });
-    values.push(st.output);
-    // The rest, layer by layer; RESHAPE outputs share their input's bytes.
-    let mut alias = BTreeMap::new();
-    let mut root_last: BTreeMap<ValueId, usize> = BTreeMap::new();
-    for (j, &n) in rest.iter().enumerate() {
-        let node = g.node(n);
-        let v = node.outputs[0];
-        if node.op.def().is_alias() {
-            let src = node.inputs[0];
-            let root = *alias.get(&src).unwrap_or(&src);
-            alias.insert(v, root);
-            let e = root_last.entry(root).or_insert(0);
-            *e = (*e).max(last_use(v));
-            continue;
-        }
-        items.push(Item {
-            size: round(g.fact(v).bytes(), align),
-            first: len + j,
-            last: last_use(v),
-        });
-        values.push(v);
-    }
-    // Graph inputs the rest reads (other than the stage input): live from 0.
-    let rest_set: BTreeSet<NodeId> = rest.iter().copied().collect();
-    for &v in &g.inputs {
-        let read_by_rest = readers
-            .get(&v)
-            .is_some_and(|rs| rs.iter().any(|r| rest_set.contains(r)));
-        if v != st.input && read_by_rest {
-            items.push(Item {
-                size: round(g.fact(v).bytes(), align),
-                first: 0,
-                last: last_use(v),
-            });
-            values.push(v);
-        }
-    }
-    for (k, v) in values.iter().enumerate() {
-        if let Some(&l) = root_last.get(v) {
-            items[k].last = items[k].last.max(l);
-        }
-    }
-    let input_item = Item {
-        size: round(g.fact(st.input).bytes(), align),
-        first: 0,
-        last: last_use(st.input).min(len.saturating_sub(1)),
-    };
-    Layout {
-        items,
-        values,
-        alias,
-        steps,
-        input_item,
-    }
+    pg
 }
 
-/// Builds the plan of one candidate; `exact` runs the full placement search
-/// (otherwise greedy, for the search loop).
+/// The planner options for a patched stage: the stage input is read from
+/// the caller's buffer (not planned), the stage output is reserved from the
+/// first step, only depthwise convolutions run in place inside the stage
+/// (over a whole window buffer; the stage output is a full tensor, so its
+/// producer never does), and the plan uses the first region only.
+pub fn planner_options(g: &Graph, st: &Stage, base: &PlanOptions) -> PlanOptions {
+    let mut o = base.clone();
+    o.regions.truncate(1);
+    o.external = BTreeSet::from([st.input]);
+    o.live_from_start = BTreeSet::from([st.output]);
+    o.no_in_place = st
+        .nodes
+        .iter()
+        .copied()
+        .filter(|&n| {
+            !matches!(g.node(n).op, Op::DepthwiseConv2d(_)) || g.node(n).outputs[0] == st.output
+        })
+        .collect();
+    o
+}
+
+/// Builds the plan of one candidate: the windows, then the memory plan of
+/// the whole network (stage per patch, the rest per layer) by the same
+/// planner as per-layer plans. `exact` runs every placement strategy
+/// (otherwise greedy by size, for the search loop); `with_input` also plans
+/// a variant with the stage input copied into the arena, for the report.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     g: &Graph,
     order: &[NodeId],
     split: usize,
     rows: usize,
     cols: usize,
-    align: usize,
+    base: &PlanOptions,
     exact: bool,
+    with_input: bool,
 ) -> Result<Option<(PatchPlan, Candidate)>> {
     evaluate_with(
         g,
@@ -260,19 +175,22 @@ pub fn evaluate(
         order,
         split,
         [rows, cols],
-        align,
+        base,
         exact,
+        with_input,
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn evaluate_with(
     g: &Graph,
     readers: &stage::Readers,
     order: &[NodeId],
     split: usize,
     [rows, cols]: [usize; 2],
-    align: usize,
+    base: &PlanOptions,
     exact: bool,
+    with_input: bool,
 ) -> Result<Option<(PatchPlan, Candidate)>> {
     let Some(st) = stage::stage_with(g, order, split, readers) else {
         return Ok(None);
@@ -294,42 +212,24 @@ fn evaluate_with(
         }
     }
     let macs = base_macs - stage_macs + patched_stage_macs;
-    let lay = layout(g, readers, &st, &rest, &windows, align);
-    let budget = Budget::default();
-    let placement = if exact {
-        alloc::best(&lay.items, &budget)?
-    } else {
-        alloc::place(&lay.items, "greedy-size", &budget)?
-    };
-    let lower_bound = bound::lower_bound(&lay.items, lay.steps);
-    let mut with_input = lay.items.clone();
-    with_input.push(lay.input_item);
-    let arena_with_input = alloc::place(&with_input, "greedy-size", &budget)?.arena;
-    let mut buffers: BTreeMap<ValueId, Slot> = lay
-        .values
-        .iter()
-        .zip(&placement.offsets)
-        .zip(&lay.items)
-        .map(|((&v, &offset), item)| {
-            (
-                v,
-                Slot {
-                    offset,
-                    size: item.size,
-                },
-            )
-        })
-        .collect();
-    for (&v, &root) in &lay.alias {
-        if let Some(&slot) = buffers.get(&root) {
-            buffers.insert(v, slot);
-        }
+    let pg = planning_graph(g, &st, &windows);
+    let mut popts = planner_options(g, &st, base);
+    if !exact {
+        popts.strategy = Some("greedy-size".into());
     }
+    let memory = plan::plan_order(&pg, order.to_vec(), "patched", &popts)?;
+    let arena_with_input = if with_input {
+        let mut o = popts.clone();
+        o.external.clear();
+        Some(plan::plan_order(&pg, order.to_vec(), "patched", &o)?.arena_bytes)
+    } else {
+        None
+    };
     let extra = macs.saturating_sub(base_macs);
     let candidate = Candidate {
         split,
         grid: [rows, cols],
-        arena_bytes: placement.arena,
+        arena_bytes: memory.arena_bytes,
         arena_with_input_bytes: arena_with_input,
         extra_macs: extra,
         extra_macs_ratio: if base_macs == 0 {
@@ -344,18 +244,18 @@ fn evaluate_with(
         patches,
         windows,
         rest,
-        buffers,
-        arena_bytes: placement.arena,
-        lower_bound_bytes: lower_bound,
+        planning_graph: pg,
+        planner: popts,
+        memory,
+        arena_with_input_bytes: arena_with_input,
         macs,
         base_macs,
-        strategy: placement.strategy.to_string(),
     };
     Ok(Some((plan, candidate)))
 }
 
 /// Every valid candidate (greedy placement), sorted by arena then MACs.
-pub fn candidates(g: &Graph, order: &[NodeId], align: usize) -> Result<Vec<Candidate>> {
+pub fn candidates(g: &Graph, order: &[NodeId], base: &PlanOptions) -> Result<Vec<Candidate>> {
     let readers = stage::readers(g);
     let mut out = Vec::new();
     for split in 0..order.len() {
@@ -368,7 +268,7 @@ pub fn candidates(g: &Graph, order: &[NodeId], align: usize) -> Result<Vec<Candi
                     continue;
                 }
                 if let Some((_, c)) =
-                    evaluate_with(g, &readers, order, split, [rows, cols], align, false)?
+                    evaluate_with(g, &readers, order, split, [rows, cols], base, false, false)?
                 {
                     out.push(c);
                 }
@@ -390,13 +290,18 @@ pub fn candidates(g: &Graph, order: &[NodeId], align: usize) -> Result<Vec<Candi
 #[derive(Clone, Debug)]
 pub struct Choice {
     pub plan: Option<PatchPlan>,
-    /// The best candidates considered (chosen first), for the report.
+    /// The best candidates considered, the chosen one first (with the
+    /// figures of its final plan; the others with greedy placement).
     pub ranked: Vec<Candidate>,
 }
 
-/// Picks a patch plan for `mode`. `per_layer_arena` and `capacity` (bytes
-/// available for the arena) decide `fit`; `overhead` bounds `min`'s extra
-/// MACs as a fraction of the network's MACs.
+/// How many candidates the report lists.
+const RANKED: usize = 6;
+
+/// Picks a patch plan for `mode` over the per-layer execution `order`.
+/// `per_layer_arena` and `capacity` (bytes available for the arena) decide
+/// `fit`; `overhead` bounds `min`'s extra MACs as a fraction of the
+/// network's MACs.
 pub fn choose(
     g: &Graph,
     order: &[NodeId],
@@ -404,16 +309,24 @@ pub fn choose(
     per_layer_arena: usize,
     capacity: usize,
     overhead: f64,
-    align: usize,
+    base: &PlanOptions,
 ) -> Result<Choice> {
-    let pick = |c: Option<Candidate>, ranked: Vec<Candidate>| -> Result<Choice> {
-        let plan = match &c {
-            Some(c) => {
-                evaluate(g, order, c.split, c.grid[0], c.grid[1], align, true)?.map(|(p, _)| p)
-            }
-            None => None,
+    let finish = |c: Option<Candidate>, mut ranked: Vec<Candidate>| -> Result<Choice> {
+        let Some(c) = c else {
+            return Ok(Choice { plan: None, ranked });
         };
-        Ok(Choice { plan, ranked })
+        let Some((plan, exact)) =
+            evaluate(g, order, c.split, c.grid[0], c.grid[1], base, true, true)?
+        else {
+            return Ok(Choice { plan: None, ranked });
+        };
+        ranked.retain(|r| (r.split, r.grid) != (c.split, c.grid));
+        ranked.insert(0, exact);
+        ranked.truncate(RANKED);
+        Ok(Choice {
+            plan: Some(plan),
+            ranked,
+        })
     };
     match mode {
         PatchMode::None => Ok(Choice {
@@ -430,21 +343,26 @@ pub fn choose(
                     ),
                 });
             }
-            let Some((plan, c)) = evaluate(g, order, *split, *rows, *cols, align, true)? else {
+            if !(1..=MAX_GRID).contains(rows) || !(1..=MAX_GRID).contains(cols) || rows * cols < 2 {
                 return Err(Error::Usage {
                     message: format!(
-                        "--patch {rows}x{cols}@{split}: the grid leaves fewer than 2 patches"
+                        "--patch {rows}x{cols}@{split}: the grid must be 1..={MAX_GRID} by \
+                         1..={MAX_GRID} with at least 2 patches"
                     ),
                 });
+            }
+            let c = Candidate {
+                split: *split,
+                grid: [*rows, *cols],
+                arena_bytes: 0,
+                arena_with_input_bytes: None,
+                extra_macs: 0,
+                extra_macs_ratio: 0.0,
             };
-            Ok(Choice {
-                plan: Some(plan),
-                ranked: vec![c],
-            })
+            finish(Some(c), Vec::new())
         }
         PatchMode::Min => {
-            let all = candidates(g, order, align)?;
-            let within: Vec<Candidate> = all
+            let within: Vec<Candidate> = candidates(g, order, base)?
                 .into_iter()
                 .filter(|c| c.extra_macs_ratio <= overhead)
                 .collect();
@@ -452,7 +370,7 @@ pub fn choose(
                 .first()
                 .cloned()
                 .filter(|c| c.arena_bytes < per_layer_arena);
-            pick(best, within.into_iter().take(8).collect())
+            finish(best, within.into_iter().take(RANKED).collect())
         }
         PatchMode::Fit => {
             if per_layer_arena <= capacity {
@@ -461,7 +379,7 @@ pub fn choose(
                     ranked: Vec::new(),
                 });
             }
-            let mut fitting: Vec<Candidate> = candidates(g, order, align)?
+            let mut fitting: Vec<Candidate> = candidates(g, order, base)?
                 .into_iter()
                 .filter(|c| c.arena_bytes <= capacity)
                 .collect();
@@ -474,7 +392,7 @@ pub fn choose(
                 ))
             });
             let best = fitting.first().cloned();
-            pick(best, fitting.into_iter().take(8).collect())
+            finish(best, fitting.into_iter().take(RANKED).collect())
         }
     }
 }

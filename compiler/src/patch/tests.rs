@@ -186,9 +186,18 @@ fn patch_plan_of_a_stack_verifies_and_shrinks_the_arena() {
     ];
     let g = conv_stack(64, 64, &layers).expect("graph");
     let order = g.topo_order().expect("dag");
-    let (plan, c) = search::evaluate(&g, &order, order.len() - 1, 4, 4, 16, true)
-        .expect("evaluate")
-        .expect("valid stage");
+    let (plan, c) = search::evaluate(
+        &g,
+        &order,
+        order.len() - 1,
+        4,
+        4,
+        &Default::default(),
+        true,
+        true,
+    )
+    .expect("evaluate")
+    .expect("valid stage");
     assert_eq!(c.grid, [4, 4]);
     assert!(c.extra_macs > 0, "halos are recomputed");
     let per_layer = crate::plan::plan(&g, &Default::default())
@@ -197,11 +206,25 @@ fn patch_plan_of_a_stack_verifies_and_shrinks_the_arena() {
     // The input (4096 B) is read from the caller's buffer; the biggest
     // intermediate (32x32) is planned per patch.
     assert!(
-        plan.arena_bytes < per_layer / 2,
+        plan.arena_bytes() < per_layer / 2,
         "{} vs {per_layer}",
-        plan.arena_bytes
+        plan.arena_bytes()
+    );
+    assert!(
+        c.arena_with_input_bytes
+            .is_some_and(|b| b > plan.arena_bytes())
     );
     let windows: BTreeMap<_, _> = plan.windows[5].clone();
     assert!(!windows.is_empty());
-    super::verify(&g, plan, 16).expect("plan verifies");
+    let verified = super::verify(&g, plan.clone()).expect("plan verifies");
+    assert_eq!(verified.memory().arena_bytes, plan.arena_bytes());
+    // A plan whose windows are too small for a halo is refused.
+    let mut bad = plan;
+    let first = bad.stage.nodes[1];
+    let x = g.node(first).inputs[0];
+    if let Some(w) = bad.windows[5].get_mut(&x) {
+        w.y1 = w.y0 + 1;
+    }
+    let e = super::verify::collect(&g, &bad);
+    assert!(e.iter().any(|e| e.contains("needs")), "{e:?}");
 }

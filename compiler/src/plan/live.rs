@@ -212,7 +212,7 @@ impl Lifetimes {
         // The planned values, with their definition step.
         let mut def: BTreeMap<ValueId, usize> = BTreeMap::new();
         for &v in &g.inputs {
-            if !g.value(v).is_const() {
+            if !g.value(v).is_const() && !opts.external.contains(&v) {
                 def.insert(v, 0);
             }
         }
@@ -236,6 +236,11 @@ impl Lifetimes {
                 first
             };
             index.insert(v, values.len());
+            let first = if opts.live_from_start.contains(&v) {
+                0
+            } else {
+                first
+            };
             values.push(Life {
                 value: v,
                 size,
@@ -272,7 +277,7 @@ impl Lifetimes {
             let mut scratch_bytes = def.scratch_bytes(&in_facts, &out_facts);
             let forms = if def.is_alias() {
                 vec![InPlace::elementwise(0)]
-            } else if opts.in_place && !denied.contains(&n) {
+            } else if opts.in_place && !denied.contains(&n) && !opts.no_in_place.contains(&n) {
                 def.in_place(&in_facts, &out_facts)
             } else {
                 Vec::new()

@@ -139,6 +139,15 @@ pub struct PlanOptions {
     /// SRAM regions, fastest first. Empty: one region of unlimited size.
     /// A plan uses the later regions only when the first is too small.
     pub regions: Vec<RegionSpec>,
+    /// Values the kernels read from the caller's buffer instead of the
+    /// arena (the network input of a patched stage): not planned.
+    pub external: BTreeSet<ValueId>,
+    /// Values whose bytes are reserved from step 0 (the output of a
+    /// patched stage, filled patch by patch while the stage's steps repeat).
+    pub live_from_start: BTreeSet<ValueId>,
+    /// Nodes that never run in place (patched-stage ops whose kernels do
+    /// not run in place over a window).
+    pub no_in_place: BTreeSet<NodeId>,
 }
 
 /// One SRAM region the planner may use.
@@ -161,6 +170,9 @@ impl Default for PlanOptions {
             schedule_beam_width: 1024,
             in_place: true,
             regions: Vec::new(),
+            external: BTreeSet::new(),
+            live_from_start: BTreeSet::new(),
+            no_in_place: BTreeSet::new(),
         }
     }
 }
@@ -171,6 +183,7 @@ impl PlanOptions {
         VerifyOptions {
             capacity,
             in_place: self.in_place,
+            external: self.external.clone(),
         }
     }
 

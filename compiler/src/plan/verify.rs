@@ -53,6 +53,9 @@ pub struct VerifyOptions {
     pub capacity: Option<usize>,
     /// Whether ops may run in place (as in [`super::PlanOptions::in_place`]).
     pub in_place: bool,
+    /// Values read from the caller's buffer, not planned (as in
+    /// [`super::PlanOptions::external`]).
+    pub external: BTreeSet<ValueId>,
 }
 
 /// A plan that passed [`verify`]. Its fields are private so that holding one
@@ -133,7 +136,7 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
     for &n in &plan.order {
         let node = g.node(n);
         for &v in node.inputs.iter().chain(&node.outputs) {
-            if !g.value(v).is_const() {
+            if !g.value(v).is_const() && !opts.external.contains(&v) {
                 planned.insert(v);
                 if !by_value.contains_key(&v) {
                     errors.push(format!(
@@ -146,7 +149,7 @@ pub fn collect(g: &Graph, plan: &MemoryPlan, opts: &VerifyOptions) -> Vec<String
         }
     }
     for &v in g.inputs.iter().chain(&g.outputs) {
-        if !g.value(v).is_const() {
+        if !g.value(v).is_const() && !opts.external.contains(&v) {
             planned.insert(v);
             if !by_value.contains_key(&v) {
                 errors.push(format!("graph input/output {} has no buffer", name(v)));
