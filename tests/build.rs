@@ -13,6 +13,27 @@ mod corpus;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+/// The patch plan with the smallest arena within 15% extra MACs (else the
+/// smallest), forced; `None` if the model has no patchable first stage.
+fn best_patch(model: &std::path::Path) -> Option<mcuc::patch::PatchMode> {
+    let g = mcuc::pipeline::load(model).ok()?;
+    let opts = mcuc::plan::PlanOptions {
+        regions: mcuc::Target::builtin("f746").ok()?.plan_regions(),
+        ..Default::default()
+    };
+    let order = mcuc::plan::plan(&g, &opts).ok()?.order;
+    let all = mcuc::patch::search::candidates(&g, &order, &opts).ok()?;
+    let c = all
+        .iter()
+        .find(|c| c.extra_macs_ratio <= 0.15)
+        .or(all.first())?;
+    Some(mcuc::patch::PatchMode::Forced {
+        rows: c.grid[0],
+        cols: c.grid[1],
+        split: c.split,
+    })
+}
+
 fn main() {
     println!("cargo:rerun-if-env-changed=MCUC_MODELS");
     let root = corpus::root();
@@ -22,6 +43,7 @@ fn main() {
     let mut src = String::new();
     let mut table = String::new();
     let mut errors = String::new();
+    let mut patched = String::new();
     for m in &models {
         println!("cargo:rerun-if-changed={}", m.model.display());
         let mut module = format!(
@@ -52,6 +74,40 @@ fn main() {
                 let _ = writeln!(errors, "    (\"{}\", \"{msg}\"),", m.id);
             }
         }
+        // The same model with its best patch plan, if it has a patchable
+        // first stage: patched code must give the same bytes.
+        let Some(mode) = best_patch(&m.model) else {
+            continue;
+        };
+        let patched_module = format!("{module}_patched");
+        let dir = out.join("generated").join(&patched_module);
+        let result = mcuc::Build::new(&m.model)
+            .name("model")
+            .target("f746")
+            .check_fit(false)
+            .patch(mode.clone())
+            .out_dir(&dir)
+            .compile();
+        match result {
+            Ok(r) if r.patch.is_some() => {
+                let _ = writeln!(
+                    src,
+                    "#[deny(warnings)]\n#[allow(clippy::all)]\npub mod {patched_module} {{ include!(concat!(env!(\"OUT_DIR\"), \"/generated/{patched_module}/model.rs\")); }}"
+                );
+                let _ = writeln!(
+                    patched,
+                    "    (\"{}\", \"{mode:?}\", run::<{patched_module}::Model>),",
+                    m.id
+                );
+            }
+            Ok(_) => {
+                let _ = writeln!(errors, "    (\"{} (patched)\", \"no patch plan\"),", m.id);
+            }
+            Err(e) => {
+                let msg = format!("{e}").replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(errors, "    (\"{} (patched)\", \"{msg}\"),", m.id);
+            }
+        }
     }
     let _ = writeln!(
         src,
@@ -60,7 +116,10 @@ fn main() {
          /// Every model that compiled, by corpus id.\n\
          pub static MODELS: &[(&str, Runner)] = &[\n{table}];\n\
          /// Models the compiler rejected, with the error.\n\
-         pub static ERRORS: &[(&str, &str)] = &[\n{errors}];"
+         pub static ERRORS: &[(&str, &str)] = &[\n{errors}];\n\
+         /// Every model with a patchable first stage, compiled with its best\n\
+         /// patch plan (the mode forced), by corpus id.\n\
+         pub static PATCHED: &[(&str, &str, Runner)] = &[\n{patched}];"
     );
     std::fs::write(out.join("generated_models.rs"), src).expect("write generated_models.rs");
 }

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::passes::quantize::CalibMethod;
+use crate::patch::PatchMode;
 use crate::pipeline::{self, Generated, LoadOptions, Options, Report};
 use crate::targets::{MemoryMap, Target};
 
@@ -70,6 +71,20 @@ impl Build {
     /// Forces one placement strategy of the memory planner.
     pub fn planner(&mut self, strategy: &str) -> &mut Self {
         self.options.planner.strategy = Some(strategy.to_string());
+        self
+    }
+
+    /// Patch-based inference of the first stage (default
+    /// [`PatchMode::Fit`]: only when the per-layer plan does not fit).
+    pub fn patch(&mut self, mode: PatchMode) -> &mut Self {
+        self.options.patch = mode;
+        self
+    }
+
+    /// Extra MACs [`PatchMode::Min`] may spend, as a fraction of the
+    /// network's MACs (default 0.15).
+    pub fn patch_overhead(&mut self, fraction: f64) -> &mut Self {
+        self.options.patch_overhead = fraction;
         self
     }
 

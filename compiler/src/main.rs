@@ -80,6 +80,36 @@ fn parse_shape(spec: &str) -> mcuc::Result<(String, Vec<usize>)> {
     Ok((name.to_string(), dims))
 }
 
+/// Patch-based inference options.
+#[derive(Args, Debug)]
+struct PatchArgs {
+    /// Patch-based inference of the first stage: `fit` (only when the
+    /// per-layer plan does not fit the target), `min` (the smallest arena
+    /// within --patch-overhead), `none`, or `ROWSxCOLS@STEP` (e.g. `3x3@12`:
+    /// the stage ends at that step of the execution order).
+    #[arg(long, default_value = "fit", value_name = "MODE")]
+    patch: String,
+    /// Extra MACs `--patch min` may spend, as a fraction of the network's.
+    #[arg(long, default_value_t = 0.15, value_name = "FRACTION")]
+    patch_overhead: f64,
+}
+
+impl PatchArgs {
+    fn apply(&self, opts: &mut mcuc::Options) -> mcuc::Result<()> {
+        opts.patch = self.patch.parse()?;
+        if !(self.patch_overhead >= 0.0 && self.patch_overhead.is_finite()) {
+            return Err(mcuc::Error::Usage {
+                message: format!(
+                    "--patch-overhead {} must be a fraction >= 0",
+                    self.patch_overhead
+                ),
+            });
+        }
+        opts.patch_overhead = self.patch_overhead;
+        Ok(())
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Compile a model into a Rust module, weights, memory.x and a report.
@@ -99,6 +129,8 @@ enum Command {
         /// Memory map of memory.x: the device's or QEMU's.
         #[arg(long, value_enum, default_value = "device")]
         memory_map: Map,
+        #[command(flatten)]
+        patch: PatchArgs,
         #[command(flatten)]
         load: LoadArgs,
     },
@@ -123,6 +155,8 @@ enum Command {
         /// Micro's arena and the lower bound.
         #[arg(long)]
         compare: bool,
+        #[command(flatten)]
+        patch: PatchArgs,
         #[command(flatten)]
         load: LoadArgs,
     },
@@ -176,10 +210,16 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             name,
             planner,
             memory_map,
+            patch,
             load,
         } => {
             let opts = load.options()?;
             let mut build = mcuc::Build::new(&model);
+            let mut patch_opts = mcuc::Options::default();
+            patch.apply(&mut patch_opts)?;
+            build
+                .patch(patch_opts.patch)
+                .patch_overhead(patch_opts.patch_overhead);
             if let Some(c) = &opts.calibration {
                 build.calibration(c).calibration_method(opts.calib_method);
             }
@@ -209,10 +249,12 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             json: as_json,
             svg,
             compare,
+            patch,
             load,
         } => {
             let mut opts = mcuc::Options::default();
             opts.planner.strategy = planner;
+            patch.apply(&mut opts)?;
             if compare {
                 return compare_corpus(model, &opts.planner, as_json);
             }
@@ -223,7 +265,21 @@ fn run(cli: Cli) -> mcuc::Result<()> {
             let graph = mcuc::pipeline::load_with(&model, &load.options()?)?;
             let (planned, report) = mcuc::pipeline::plan(&graph, &target, &opts)?;
             if let Some(path) = svg {
-                let picture = mcuc::plan::svg::render(&graph, &planned);
+                let note = report.patch.as_ref().map(|p| {
+                    format!(
+                        "patch-based: steps 0..={} run patch by patch on a {}x{} grid (tensors sized for one patch; the input is outside the arena), +{:.1}% MACs, {} B per layer",
+                        p.split_layer,
+                        p.grid[0],
+                        p.grid[1],
+                        100.0 * p.extra_macs_ratio,
+                        p.per_layer_arena_bytes
+                    )
+                });
+                let picture = mcuc::plan::svg::render_with_note(
+                    planned.graph(&graph),
+                    planned.memory(),
+                    note.as_deref(),
+                );
                 std::fs::write(&path, picture).map_err(|err| mcuc::Error::Io {
                     path: path.clone(),
                     err,

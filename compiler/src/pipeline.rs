@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::codegen::{self, EmitOptions};
 use crate::error::{Error, Result};
 use crate::ir::{Graph, Op};
+use crate::patch::{self, PatchMode, VerifiedPatchPlan};
 use crate::plan::{self, PlanOptions, VerifiedPlan};
 use crate::targets::{MemoryMap, Target};
 
@@ -78,6 +79,12 @@ pub struct Options {
     /// Refuse plans that exceed the target's SRAM or flash (default). Host
     /// builds of generated code (tests, simulation) may turn it off.
     pub check_fit: bool,
+    /// Patch-based inference of the first stage (default: only when the
+    /// per-layer plan does not fit).
+    pub patch: PatchMode,
+    /// Extra MACs `PatchMode::Min` may spend, as a fraction of the
+    /// network's MACs.
+    pub patch_overhead: f64,
 }
 
 impl Default for Options {
@@ -87,6 +94,8 @@ impl Default for Options {
             planner: PlanOptions::default(),
             memory_map: MemoryMap::Device,
             check_fit: true,
+            patch: PatchMode::Fit,
+            patch_overhead: 0.15,
         }
     }
 }
@@ -115,7 +124,69 @@ pub struct Report {
     pub flash_bytes_estimate: usize,
     pub macs: u64,
     pub planner: PlannerInfo,
+    /// The patch-based stage, when the plan uses one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<PatchReport>,
     pub layers: Vec<plan::report::LayerReport>,
+}
+
+/// The patch-based stage of a plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct PatchReport {
+    /// Step of the last stage layer in the execution order (`--patch RxC@STEP`).
+    pub split_layer: usize,
+    pub split_layer_name: String,
+    /// `[rows, cols]` over the stage output.
+    pub grid: [usize; 2],
+    pub stage_output_shape: Vec<usize>,
+    /// MACs of the whole network patched, and the extra over per-layer.
+    pub macs: u64,
+    pub extra_macs: u64,
+    pub extra_macs_ratio: f64,
+    /// The same model's per-layer plan.
+    pub per_layer_arena_bytes: usize,
+    /// The network input, read window by window from its own buffer.
+    pub input_bytes: usize,
+    /// The arena if the input were copied into it (and planned with it).
+    pub arena_with_input_bytes: Option<usize>,
+    /// Per patch: the stage output window and the input window it reads
+    /// (the patch plus its halo), `[y0, y1, x0, x1]`.
+    pub patches: Vec<PatchWindows>,
+    /// The chosen candidate first, then the runners-up of the search.
+    pub candidates: Vec<patch::search::Candidate>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PatchWindows {
+    pub output: [usize; 4],
+    pub input: [usize; 4],
+    /// Input positions read beyond the patch's own share of the input.
+    pub halo_positions: usize,
+}
+
+/// A verified plan: per layer, or with a patch-based stage.
+#[derive(Clone, Debug)]
+pub enum Planned {
+    Layers(VerifiedPlan),
+    Patched(Box<VerifiedPatchPlan>),
+}
+
+impl Planned {
+    /// The memory plan (for a patched plan, of its planning graph).
+    pub fn memory(&self) -> &VerifiedPlan {
+        match self {
+            Planned::Layers(p) => p,
+            Planned::Patched(p) => p.memory(),
+        }
+    }
+
+    /// The graph the memory plan is for.
+    pub fn graph<'g>(&'g self, g: &'g Graph) -> &'g Graph {
+        match self {
+            Planned::Layers(_) => g,
+            Planned::Patched(p) => &p.planning_graph,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -144,18 +215,131 @@ fn code_estimate(op: &Op) -> usize {
 /// Bytes of code shared by every model (runtime helpers, run/invoke glue).
 const CODE_BASE_BYTES: usize = 2048;
 
-/// Plans `g` for `target` and checks that it fits.
-pub fn plan(g: &Graph, target: &Target, opts: &Options) -> Result<(VerifiedPlan, Report)> {
+/// Plans `g` for `target` and checks that it fits: per layer, or with a
+/// patch-based first stage as `opts.patch` asks.
+pub fn plan(g: &Graph, target: &Target, opts: &Options) -> Result<(Planned, Report)> {
     let mut planner = opts.planner.clone();
     if planner.regions.is_empty() {
         planner.regions = target.plan_regions();
     }
-    let planned = plan::plan_verified(g, &planner, None)?;
-    let report = report(g, &planned, target)?;
-    if opts.check_fit {
-        check_fit(&report)?;
+    let per_layer = plan::plan_verified(g, &planner, None)?;
+    let layer_report = report(g, &per_layer, target)?;
+    let fits = check_fit(&layer_report);
+    let want_patch = match &opts.patch {
+        PatchMode::None => false,
+        PatchMode::Fit => fits.is_err(),
+        PatchMode::Min | PatchMode::Forced { .. } => true,
+    };
+    if !want_patch {
+        if opts.check_fit
+            && let Err(e) = fits
+        {
+            return Err(match (&opts.patch, e) {
+                (PatchMode::None, Error::DoesNotFit { message }) => Error::DoesNotFit {
+                    message: format!(
+                        "{message}\n  hint: patch-based inference runs the first layers patch by \
+                         patch and needs far less SRAM: drop --patch none (the default, \
+                         --patch fit, uses it when needed) or try --patch min"
+                    ),
+                },
+                (_, e) => e,
+            });
+        }
+        return Ok((Planned::Layers(per_layer), layer_report));
     }
-    Ok((planned, report))
+    // Patched plans use the first region; the Model also holds the input.
+    let input_bytes = g.inputs.first().map_or(0, |&v| g.fact(v).bytes());
+    let capacity = (target.static_ram_bytes() as usize).saturating_sub(input_bytes);
+    let choice = patch::choose(
+        g,
+        &per_layer.order,
+        &opts.patch,
+        per_layer.arena_bytes,
+        capacity,
+        opts.patch_overhead,
+        &planner,
+    )?;
+    let Some(chosen) = choice.plan else {
+        if let PatchMode::Forced { rows, cols, split } = opts.patch {
+            return Err(Error::Usage {
+                message: format!("--patch {rows}x{cols}@{split}: no valid patch plan"),
+            });
+        }
+        // Nothing better: per layer, with its fit verdict.
+        if opts.check_fit {
+            fits.map_err(|e| match e {
+                Error::DoesNotFit { message } => Error::DoesNotFit {
+                    message: format!(
+                        "{message}\n  no patch-based plan fits either (searched splits and grids up to {m}x{m})",
+                        m = patch::search::MAX_GRID
+                    ),
+                },
+                e => e,
+            })?;
+        }
+        return Ok((Planned::Layers(per_layer), layer_report));
+    };
+    let verified = patch::verify(g, chosen)?;
+    let mut r = report(&verified.planning_graph, verified.memory(), target)?;
+    r.macs = verified.macs;
+    r.patch = Some(patch_report(
+        g,
+        &verified,
+        per_layer.arena_bytes,
+        choice.ranked,
+    ));
+    if opts.check_fit {
+        check_fit(&r)?;
+    }
+    Ok((Planned::Patched(Box::new(verified)), r))
+}
+
+fn patch_report(
+    g: &Graph,
+    p: &VerifiedPatchPlan,
+    per_layer_arena_bytes: usize,
+    candidates: Vec<patch::search::Candidate>,
+) -> PatchReport {
+    let st = &p.stage;
+    let corners = |w: &patch::Window| [w.y0, w.y1, w.x0, w.x1];
+    let (h, w, _) = patch::stage::hwc(g, st.input).unwrap_or((0, 0, 0));
+    let rows = patch::geometry::split(h, p.grid[0]);
+    let cols = patch::geometry::split(w, p.grid[1]);
+    let patches = p
+        .patches
+        .iter()
+        .zip(&p.windows)
+        .enumerate()
+        .map(|(k, (out, win))| {
+            let input = win.get(&st.input).copied().unwrap_or_default();
+            // The patch's own share of the input: its cell of the same grid.
+            let (r, c) = (k / p.grid[1], k % p.grid[1]);
+            let own = rows
+                .get(r)
+                .zip(cols.get(c))
+                .map_or(0, |(&(y0, y1), &(x0, x1))| (y1 - y0) * (x1 - x0));
+            PatchWindows {
+                output: corners(out),
+                input: corners(&input),
+                halo_positions: input.area().saturating_sub(own),
+            }
+        })
+        .collect();
+    let last = *st.nodes.last().expect("a stage has nodes");
+    PatchReport {
+        split_layer: p.split_step(),
+        split_layer_name: g.node(last).name.clone(),
+        grid: p.grid,
+        stage_output_shape: g.fact(st.output).shape.clone(),
+        macs: p.macs,
+        extra_macs: p.macs.saturating_sub(p.base_macs),
+        extra_macs_ratio: p.extra_macs_ratio(),
+        per_layer_arena_bytes,
+        input_bytes: g.fact(st.input).bytes(),
+        arena_with_input_bytes: p.arena_with_input_bytes,
+        patches,
+        candidates,
+    }
 }
 
 fn report(g: &Graph, planned: &VerifiedPlan, target: &Target) -> Result<Report> {
@@ -200,6 +384,7 @@ fn report(g: &Graph, planned: &VerifiedPlan, target: &Target) -> Result<Report> 
             optimal: p.optimal,
             ratio: p.ratio(),
         },
+        patch: None,
         layers: plan_report.layers,
     })
 }
@@ -300,6 +485,9 @@ pub fn render_report(r: &Report) -> String {
         r.weights_bytes, r.code_bytes_estimate, r.flash_bytes_estimate, r.flash_bytes_budget
     );
     let _ = writeln!(s, "  MACs:  {}", r.macs);
+    if let Some(p) = &r.patch {
+        render_patch(&mut s, r, p);
+    }
     let _ = writeln!(s);
     let _ = writeln!(
         s,
@@ -325,6 +513,61 @@ pub fn render_report(r: &Report) -> String {
     s
 }
 
+fn render_patch(s: &mut String, r: &Report, p: &PatchReport) {
+    let _ = writeln!(
+        s,
+        "  patch: layers 0..={} (`{}`, output {}) on a {}x{} grid: arena {} B vs {} B per layer ({:.2}x lower), \
+         +{} MACs (+{:.1}%)",
+        p.split_layer,
+        p.split_layer_name,
+        crate::ir::ops::shape_str(&p.stage_output_shape),
+        p.grid[0],
+        p.grid[1],
+        r.arena_bytes,
+        p.per_layer_arena_bytes,
+        p.per_layer_arena_bytes as f64 / r.arena_bytes.max(1) as f64,
+        p.extra_macs,
+        100.0 * p.extra_macs_ratio
+    );
+    let _ = writeln!(
+        s,
+        "         the input ({} B) is read window by window from its own buffer; copied into the arena it would need {}",
+        p.input_bytes,
+        p.arena_with_input_bytes
+            .map_or("(not computed)".to_string(), |b| format!("{b} B"))
+    );
+    let _ = writeln!(
+        s,
+        "         {:>5}  {:<22} {:<22} {:>6}",
+        "patch", "output [y0,y1,x0,x1]", "input [y0,y1,x0,x1]", "halo"
+    );
+    for (k, w) in p.patches.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "         {:>5}  {:<22} {:<22} {:>6}",
+            k,
+            format!("{:?}", w.output),
+            format!("{:?}", w.input),
+            w.halo_positions
+        );
+    }
+    let _ = writeln!(
+        s,
+        "         candidates (chosen first; runners-up with greedy placement):"
+    );
+    for c in &p.candidates {
+        let _ = writeln!(
+            s,
+            "         split {:>3}  grid {}x{}  arena {:>8} B  +{:>5.1}% MACs",
+            c.split,
+            c.grid[0],
+            c.grid[1],
+            c.arena_bytes,
+            100.0 * c.extra_macs_ratio
+        );
+    }
+}
+
 /// The generated files, in memory.
 pub struct Generated {
     /// File name -> contents, e.g. `model.rs`, `model.weights.bin`,
@@ -337,14 +580,14 @@ pub struct Generated {
 pub fn compile(g: &Graph, source: &str, target: &Target, opts: &Options) -> Result<Generated> {
     let (planned, mut report) = plan(g, target, opts)?;
     let header = format!("{source} --target {}", target.name);
-    let emitted = codegen::emit(
-        g,
-        &planned,
-        &EmitOptions {
-            name: &opts.name,
-            source: &header,
-        },
-    )?;
+    let emit_opts = EmitOptions {
+        name: &opts.name,
+        source: &header,
+    };
+    let emitted = match &planned {
+        Planned::Layers(p) => codegen::emit(g, p, &emit_opts)?,
+        Planned::Patched(p) => codegen::emit_patched(g, p, &emit_opts)?,
+    };
     report.weights_bytes = emitted.const_bytes;
     report.flash_bytes_estimate = report.weights_bytes + report.code_bytes_estimate;
     if opts.check_fit {

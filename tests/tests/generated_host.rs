@@ -52,3 +52,53 @@ fn generated_code_is_bit_exact_on_every_golden() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn patched_code_is_bit_exact_on_every_golden() {
+    let models = corpus::models(&corpus::root()).expect("corpus");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (id, mode, runner) in generated::PATCHED {
+        let m = models.iter().find(|m| m.id == *id).expect("corpus model");
+        for golden in &m.goldens {
+            let inputs: Vec<Vec<u8>> = golden
+                .inputs
+                .iter()
+                .map(|p| npy::read(p).expect("golden input").data)
+                .collect();
+            let outputs = runner(&inputs);
+            for (i, (got, path)) in outputs.iter().zip(&golden.outputs).enumerate() {
+                let want = npy::read(path).expect("golden output");
+                if *got != want.data {
+                    failures.push(format!("{id} {mode} [{}] output {i} differs", golden.name));
+                }
+            }
+            checked += 1;
+        }
+    }
+    println!(
+        "{checked} goldens over {} patched models checked",
+        generated::PATCHED.len()
+    );
+    assert!(checked > 0, "no patched model was checked");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Every conv network of the corpus has a patchable first stage.
+    for id in [
+        "mbv2_035_144",
+        "person_detect",
+        "vww_96_int8",
+        "resnet8_cifar10",
+    ] {
+        if models.iter().any(|m| m.id == id) {
+            assert!(
+                generated::PATCHED.iter().any(|(p, _, _)| *p == id),
+                "{id} was not compiled with a patch plan"
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! template: shapes, strides, zero points and multipliers are constants.
 
 pub mod names;
+mod patch;
 pub mod specialize;
 pub mod templates;
 
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::ir::ops::shape_str;
 use crate::ir::{DType, Graph, ValueId};
 use crate::kernels::{self, Arg, ConstData};
+use crate::patch::VerifiedPatchPlan;
 use crate::plan::{Buffer, VerifiedPlan};
 
 /// Alignment of each weight array in the blob (lets DSP kernels use word
@@ -165,8 +167,29 @@ fn view_statements(plan: &VerifiedPlan, views: &[View]) -> (Vec<TokenStream>, Ve
     (stmts, regions)
 }
 
-/// Generates the module.
+/// Generates the module of a per-layer plan.
 pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Emitted> {
+    emit_with(g, plan, None, opts)
+}
+
+/// Generates the module of a patch-based plan: the stage function, then
+/// the rest of the network layer by layer. The `Model` keeps the network
+/// input in its own buffer, outside the arena, and the stage reads it
+/// window by window.
+pub fn emit_patched(
+    g: &Graph,
+    plan: &VerifiedPatchPlan,
+    opts: &EmitOptions<'_>,
+) -> Result<Emitted> {
+    emit_with(g, plan.memory(), Some(plan), opts)
+}
+
+fn emit_with(
+    g: &Graph,
+    plan: &VerifiedPlan,
+    patched: Option<&VerifiedPatchPlan>,
+    opts: &EmitOptions<'_>,
+) -> Result<Emitted> {
     let p = plan.plan();
     let templates = templates::Templates::load()?;
     let mut blob = Blob::default();
@@ -176,7 +199,40 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
     let mut const_bytes = 0usize;
     let mut macs = 0u64;
 
+    let stage = match patched {
+        Some(pp) => {
+            if p.regions.iter().skip(1).any(|r| r.arena_bytes > 0) {
+                return Err(Error::Usage {
+                    message: "patch-based plans use one SRAM region".into(),
+                });
+            }
+            if g.inputs != [pp.stage.input] {
+                return Err(Error::Usage {
+                    message:
+                        "patch-based inference needs a model with one input, read by the stage"
+                            .into(),
+                });
+            }
+            let code = patch::emit_stage(g, pp, &templates, &mut blob, &mut statics)?;
+            const_bytes += code.const_bytes;
+            macs += code.macs;
+            let f = &code.stage_fn;
+            layer_calls.push(quote!(#f(arena, input);));
+            layer_fns.extend(code.items.iter().cloned());
+            Some((code, pp))
+        }
+        None => None,
+    };
+    let in_stage = |n| {
+        stage
+            .as_ref()
+            .is_some_and(|(_, pp)| pp.stage.nodes.contains(&n))
+    };
+
     for &n in &p.order {
+        if in_stage(n) {
+            continue;
+        }
         let node = g.node(n);
         let lowered = kernels::lower(g, n)?;
         let in_facts: Vec<_> = node.inputs.iter().map(|&v| g.fact(v)).collect();
@@ -370,7 +426,8 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
         layer_calls.push(quote!(#fn_ident(#(#args),*);));
     }
 
-    let io = io_items(g, plan)?;
+    let external = stage.as_ref().map(|(_, pp)| pp.stage.input);
+    let io = io_items(g, plan, external)?;
     let own_bytes = p.regions.first().map_or(p.arena_bytes, |r| r.arena_bytes);
     let arena_bytes = lit(own_bytes);
     let total_bytes = if p.arena_bytes == own_bytes {
@@ -433,6 +490,51 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
             #calls
         }
     };
+    // Patch-based: the input has its own buffer; `infer` runs the stage
+    // over it and then the rest, and `run` passes the caller's array.
+    let patch_items = match &external {
+        Some(v) => {
+            let bytes = lit(g.fact(*v).bytes());
+            let param = format_ident!("{}", names::io_param("input", 0, 1));
+            let calls = &layer_calls;
+            PatchItems {
+                field: quote!(input: Align16<[u8; INPUT_BYTES]>,),
+                init: quote!(input: Align16([0; INPUT_BYTES]),),
+                consts: quote! {
+                    /// Bytes of the network input, which the patch-based stage
+                    /// reads window by window from its own buffer, not from the
+                    /// arena.
+                    pub const INPUT_BYTES: usize = #bytes;
+
+                    /// One inference: the stage reads `input` patch by patch,
+                    /// then the rest of the network runs layer by layer.
+                    fn infer(arena: &mut [u8], input: &[i8]) {
+                        #(#calls)*
+                    }
+                },
+                run: quote! {
+                    infer(&mut self.arena.0, #param);
+                },
+                invoke: quote! {
+                    infer(&mut self.arena.0, mcuc_runtime::arena::as_i8(&self.input.0));
+                },
+            }
+        }
+        None => PatchItems {
+            field: quote!(),
+            init: quote!(),
+            consts: quote!(),
+            run: quote!(self.invoke();),
+            invoke: invoke_body,
+        },
+    };
+    let PatchItems {
+        field: patch_field,
+        init: patch_init,
+        consts: patch_consts,
+        run: patch_run,
+        invoke: patch_invoke,
+    } = patch_items;
     let (run_sig, run_copy_in, run_copy_out) = (&io.run_params, &io.copy_in, &io.copy_out);
     let (inputs_info, outputs_info) = (&io.inputs_info, &io.outputs_info);
     let (input_arms, output_arms) = (&io.input_arms, &io.output_arms);
@@ -458,10 +560,13 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
 
         #(#region_statics)*
 
+        #patch_consts
+
         /// The compiled model. It owns its arena; all zeros, so a `static`
         /// of it lands in `.bss`.
         pub struct Model {
             arena: Align16<[u8; ARENA_BYTES]>,
+            #patch_field
         }
 
         impl Default for Model {
@@ -475,20 +580,20 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
         #[allow(dead_code)]
         impl Model {
             pub const fn new() -> Self {
-                Model { arena: Align16([0; ARENA_BYTES]) }
+                Model { arena: Align16([0; ARENA_BYTES]), #patch_init }
             }
 
             /// Copies the inputs into the arena, runs one inference and
             /// copies the outputs out.
             pub fn run(&mut self, #(#run_sig),*) {
                 #(#run_copy_in)*
-                self.invoke();
+                #patch_run
                 #(#run_copy_out)*
             }
 
-            /// Runs one inference over the inputs already in the arena.
+            /// Runs one inference over the inputs already in place.
             pub fn invoke(&mut self) {
-                #invoke_body
+                #patch_invoke
             }
         }
 
@@ -531,14 +636,26 @@ pub fn emit(g: &Graph, plan: &VerifiedPlan, opts: &EmitOptions<'_>) -> Result<Em
             .collect();
         format!("// regions (bytes): {}\n", parts.join(", "))
     };
+    let patch_line = match &stage {
+        Some((code, pp)) => format!(
+            "// patch-based: layers 0..={} on a {}x{} grid ({} window geometries), input of {} bytes outside the arena\n",
+            pp.split_step(),
+            pp.grid[0],
+            pp.grid[1],
+            code.classes,
+            g.fact(pp.stage.input).bytes()
+        ),
+        None => String::new(),
+    };
     let header = format!(
-        "// @generated by mcuc from {}. Do not edit.\n//\n// arena: {} bytes (lower bound {}), constants: {} bytes, MACs: {}\n{}// layers: {}, in place: {}, plan: {}\n\n",
+        "// @generated by mcuc from {}. Do not edit.\n//\n// arena: {} bytes (lower bound {}), constants: {} bytes, MACs: {}\n{}{}// layers: {}, in place: {}, plan: {}\n\n",
         opts.source,
         p.arena_bytes,
         p.lower_bound_bytes,
         const_bytes,
         macs,
         regions_line,
+        patch_line,
         layer_fns.len(),
         p.in_place.len(),
         p.strategy
@@ -565,6 +682,15 @@ fn format_items(file: syn::File) -> String {
         .join("\n")
 }
 
+/// The parts of `Model` that differ for patch-based plans.
+struct PatchItems {
+    field: TokenStream,
+    init: TokenStream,
+    consts: TokenStream,
+    run: TokenStream,
+    invoke: TokenStream,
+}
+
 /// Items describing the model's inputs and outputs.
 struct IoItems {
     run_params: Vec<TokenStream>,
@@ -576,7 +702,9 @@ struct IoItems {
     output_arms: Vec<TokenStream>,
 }
 
-fn io_items(g: &Graph, plan: &VerifiedPlan) -> Result<IoItems> {
+/// `external`: an input the `Model` keeps in its own buffer (patch-based
+/// plans), which `run` does not copy.
+fn io_items(g: &Graph, plan: &VerifiedPlan, external: Option<ValueId>) -> Result<IoItems> {
     let mut io = IoItems {
         run_params: Vec::new(),
         copy_in: Vec::new(),
@@ -590,7 +718,12 @@ fn io_items(g: &Graph, plan: &VerifiedPlan) -> Result<IoItems> {
         for (i, &v) in values.iter().enumerate() {
             let value = g.value(v);
             let fact = &value.fact;
-            let (off, len) = slot(plan, g, v)?;
+            let own = external == Some(v);
+            let (off, len) = if own {
+                (0, fact.bytes())
+            } else {
+                slot(plan, g, v)?
+            };
             let (off, end, len) = (lit(off), lit(off + len), lit(len));
             let n = lit(fact.elements());
             let param = format_ident!("{}", names::io_param(kind, i, values.len()));
@@ -614,7 +747,12 @@ fn io_items(g: &Graph, plan: &VerifiedPlan) -> Result<IoItems> {
                     zero_point: #zp,
                 }
             };
-            if kind == "input" {
+            if own {
+                io.run_params.push(quote!(#param: &[#elem; #n]));
+                io.inputs_info.push(info);
+                let i = lit(i);
+                io.input_arms.push(quote!(#i => &mut self.input.0[..],));
+            } else if kind == "input" {
                 io.run_params.push(quote!(#param: &[#elem; #n]));
                 io.copy_in.push(match fact.dtype {
                     DType::Float32 => quote! {

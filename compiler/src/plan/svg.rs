@@ -113,6 +113,11 @@ fn tick_step(max: usize, n: usize) -> usize {
 
 /// Renders `plan` of `g` as an SVG document.
 pub fn render(g: &Graph, plan: &MemoryPlan) -> String {
+    render_with_note(g, plan, None)
+}
+
+/// [`render`] with a note under the title (e.g. the patch-based stage).
+pub fn render_with_note(g: &Graph, plan: &MemoryPlan, note: Option<&str>) -> String {
     let steps = plan.order.len().max(1);
     let step_w = (1400.0 / steps as f64).clamp(14.0, 64.0);
     let plot_w = step_w * steps as f64;
@@ -151,6 +156,13 @@ pub fn render(g: &Graph, plan: &MemoryPlan) -> String {
         esc(&plan.schedule),
         if plan.optimal { ", optimal" } else { "" }
     );
+    if let Some(note) = note {
+        let _ = writeln!(
+            s,
+            r##"<text x="{LEFT}" y="52" font-size="10.5" fill="#1f5fd6">{}</text>"##,
+            esc(note)
+        );
+    }
 
     // Values an in-place step writes, and the inputs it writes over.
     let mut written_in_place = std::collections::BTreeSet::new();
