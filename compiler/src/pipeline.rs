@@ -167,7 +167,7 @@ pub struct PatchWindows {
 /// A verified plan: per layer, or with a patch-based stage.
 #[derive(Clone, Debug)]
 pub enum Planned {
-    Layers(VerifiedPlan),
+    Layers(Box<VerifiedPlan>),
     Patched(Box<VerifiedPatchPlan>),
 }
 
@@ -245,7 +245,7 @@ pub fn plan(g: &Graph, target: &Target, opts: &Options) -> Result<(Planned, Repo
                 (_, e) => e,
             });
         }
-        return Ok((Planned::Layers(per_layer), layer_report));
+        return Ok((Planned::Layers(Box::new(per_layer)), layer_report));
     }
     // Patched plans use the first region; the Model also holds the input.
     let input_bytes = g.inputs.first().map_or(0, |&v| g.fact(v).bytes());
@@ -277,7 +277,7 @@ pub fn plan(g: &Graph, target: &Target, opts: &Options) -> Result<(Planned, Repo
                 e => e,
             })?;
         }
-        return Ok((Planned::Layers(per_layer), layer_report));
+        return Ok((Planned::Layers(Box::new(per_layer)), layer_report));
     };
     let verified = patch::verify(g, chosen)?;
     let mut r = report(&verified.planning_graph, verified.memory(), target)?;

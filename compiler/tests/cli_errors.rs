@@ -883,19 +883,30 @@ fn model_does_not_fit() {
     let m = m.to_str().expect("utf-8");
     let out = dir.join("out");
     let o = out.to_str().expect("utf-8");
+    // Layer by layer (--patch none) it does not fit 256 KB targets, and the
+    // message points at patch-based inference.
     for target in ["f412", "nrf52840"] {
-        assert_sram_overflow(
-            &mcuc(["plan", m, "--target", target]),
-            "mbv2_035_144",
-            target,
-        );
-        assert_sram_overflow(
-            &mcuc(["compile", m, "--target", target, "-o", o]),
-            "mbv2_035_144",
-            target,
-        );
+        for cmd in [
+            mcuc(["plan", m, "--target", target, "--patch", "none"]),
+            mcuc(["compile", m, "--target", target, "-o", o, "--patch", "none"]),
+        ] {
+            assert_sram_overflow(&cmd, "mbv2_035_144", target);
+            cmd.fails(3, "mcuc::does_not_fit", &["patch-based inference"]);
+        }
     }
     assert!(!out.exists(), "a model that does not fit was written");
+    // The default, --patch fit, runs the first stage patch by patch.
+    let run = mcuc(["plan", m, "--target", "nrf52840"]);
+    run.succeeds();
+    assert!(
+        run.stdout.contains("patch: layers 0..="),
+        "{}",
+        run.context()
+    );
+    // Bad --patch values are usage errors.
+    for bad in ["4x", "axb@1", "3x3@999", "9x9@12"] {
+        mcuc(["plan", m, "--patch", bad]).fails(2, "mcuc::usage", &["--patch"]);
+    }
 
     // A 512 KB input fits no built-in target's SRAM, whatever the planner
     // does.

@@ -53,14 +53,13 @@ impl Model {
             arena: Align16([0; ARENA_BYTES]),
         }
     }
-    /// Copies the inputs into the arena, runs one inference and
-    /// copies the outputs out.
+    /// Copies the inputs into the arena, runs one inference and copies the outputs out.
     pub fn run(&mut self, input: &[i8; 512], output: &mut [i8; 512]) {
         mcuc_runtime::arena::as_i8_mut(&mut self.arena.0[0..512]).copy_from_slice(input);
         self.invoke();
         output.copy_from_slice(mcuc_runtime::arena::as_i8(&self.arena.0[512..1024]));
     }
-    /// Runs one inference over the inputs already in the arena.
+    /// Runs one inference over the inputs already in place.
     pub fn invoke(&mut self) {
         let arena = &mut self.arena.0[..];
         layer_000_conv_2d(arena);

@@ -251,19 +251,33 @@ impl ModelSource {
 /// builds without compiling mcuc as a build dependency. `check_fit = false`
 /// lets a model through that the linker must then refuse.
 pub fn pregenerate(model: &Path, target: &QemuTarget, check_fit: bool) -> Result<Pregenerated> {
+    pregenerate_patched(model, target, check_fit, mcuc::patch::PatchMode::Fit).map(|(g, _)| g)
+}
+
+/// [`pregenerate`] with a patch mode; also returns the compiler's report.
+pub fn pregenerate_patched(
+    model: &Path,
+    target: &QemuTarget,
+    check_fit: bool,
+    patch: mcuc::patch::PatchMode,
+) -> Result<(Pregenerated, mcuc::Report)> {
     let dir = TempDir::new("gen")?;
-    mcuc::Build::new(model)
+    let report = mcuc::Build::new(model)
         .name("model")
         .target(&target.name)
         .memory_map(mcuc::MemoryMap::Qemu)
         .check_fit(check_fit)
+        .patch(patch)
         .out_dir(dir.path())
         .compile()
         .map_err(Error::Compiler)?;
-    Ok(Pregenerated {
-        source: ModelSource::Pregenerated(dir.path().to_path_buf()),
-        _dir: dir,
-    })
+    Ok((
+        Pregenerated {
+            source: ModelSource::Pregenerated(dir.path().to_path_buf()),
+            _dir: dir,
+        },
+        report,
+    ))
 }
 
 /// Generated model files in a temporary directory (removed on drop).

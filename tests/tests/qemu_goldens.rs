@@ -217,8 +217,10 @@ fn linker_refuses_a_model_that_does_not_fit() {
     let Some(m) = too_big else {
         panic!("the corpus needs a model larger than nrf52840's RAM (the bundled mbv2_035_144 is)");
     };
-    let generated =
-        qemu::pregenerate(&m.model, &target, false).expect("generate without fit check");
+    // Layer by layer: with the default, --patch fit, it would fit.
+    let (generated, _) =
+        qemu::pregenerate_patched(&m.model, &target, false, mcuc::patch::PatchMode::None)
+            .expect("generate without fit check");
     match qemu::build_firmware(&generated.source, &target, &BuildOptions::default()) {
         Err(qemu::Error::Build { log }) => assert!(
             log.contains("RAM") && (log.contains("overflow") || log.contains("will not fit")),

@@ -6,11 +6,21 @@
 
 use std::path::{Path, PathBuf};
 
-/// Small models whose whole output is kept: one single-op case and one full
-/// network (DS-CNN keyword spotting).
-const SNAPSHOTS: &[(&str, &str)] = &[
-    ("op_conv3x3_relu6", "ops/op_conv3x3_relu6/model.tflite"),
-    ("kws_ref_model", "kws_ref_model/model.tflite"),
+/// Small models whose whole output is kept: one single-op case, one full
+/// network (DS-CNN keyword spotting), and a patch-based stage (a stride-2
+/// convolution on a 2x2 grid: four window geometries, padded at the edges).
+const SNAPSHOTS: &[(&str, &str, &str)] = &[
+    (
+        "op_conv3x3_relu6",
+        "ops/op_conv3x3_relu6/model.tflite",
+        "fit",
+    ),
+    ("kws_ref_model", "kws_ref_model/model.tflite", "fit"),
+    (
+        "op_conv3x3_s2_same_odd_patched",
+        "ops/op_conv3x3_s2_same_odd/model.tflite",
+        "2x2@0",
+    ),
 ];
 
 fn snapshot_dir() -> PathBuf {
@@ -18,9 +28,14 @@ fn snapshot_dir() -> PathBuf {
 }
 
 fn generate(model: &Path) -> mcuc::Generated {
+    generate_with(model, "fit")
+}
+
+fn generate_with(model: &Path, patch: &str) -> mcuc::Generated {
     mcuc::Build::new(model)
         .name("model")
         .target("f746")
+        .patch(patch.parse().expect("patch mode"))
         .generate()
         .unwrap_or_else(|e| panic!("{}: {e}", model.display()))
 }
@@ -55,8 +70,8 @@ fn generated_code_matches_the_snapshots() {
     let bless = std::env::var_os("MCUC_BLESS").is_some();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let mut stale = Vec::new();
-    for (name, rel) in SNAPSHOTS {
-        let generated = generate(&root.join(rel));
+    for (name, rel, patch) in SNAPSHOTS {
+        let generated = generate_with(&root.join(rel), patch);
         for (file, bytes) in snapshot_files(name, &generated) {
             let path = snapshot_dir().join(&file);
             let current = std::fs::read(&path).unwrap_or_default();
@@ -103,4 +118,12 @@ fn compiling_twice_gives_identical_bytes() {
         assert_eq!(a.files, b.files, "{rel}: output differs between runs");
         assert!(a.files.contains_key("model.rs"), "{rel}");
     }
+    let rel = "person_detect/model.tflite";
+    let a = generate_with(&root.join(rel), "min");
+    let b = generate_with(&root.join(rel), "min");
+    assert!(a.report.patch.is_some(), "{rel}: no patch plan");
+    assert_eq!(
+        a.files, b.files,
+        "{rel} patched: output differs between runs"
+    );
 }

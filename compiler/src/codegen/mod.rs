@@ -528,6 +528,12 @@ fn emit_with(
             invoke: invoke_body,
         },
     };
+    let run_doc = if external.is_some() {
+        " Runs one inference on the caller's input (the stage reads it window by window, \
+         without copying it) and copies the outputs out."
+    } else {
+        " Copies the inputs into the arena, runs one inference and copies the outputs out."
+    };
     let PatchItems {
         field: patch_field,
         init: patch_init,
@@ -583,8 +589,7 @@ fn emit_with(
                 Model { arena: Align16([0; ARENA_BYTES]), #patch_init }
             }
 
-            /// Copies the inputs into the arena, runs one inference and
-            /// copies the outputs out.
+            #[doc = #run_doc]
             pub fn run(&mut self, #(#run_sig),*) {
                 #(#run_copy_in)*
                 #patch_run
