@@ -22,6 +22,11 @@
 //! float executor's observations over the calibration inputs; fusing batch
 //! norms and activations first (the optimization passes) makes the ranges
 //! those of the fused ops' outputs.
+//!
+//! Before calibration, cross-layer equalization ([`super::equalize`])
+//! rescales the channels of activations between two linear layers so that
+//! one per-tensor scale suits all of them; the real function and TFLite's
+//! integer semantics are unchanged.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -401,6 +406,8 @@ fn op_error(node: &Node, message: impl Into<String>) -> Error {
 
 /// Quantizes the float graph `g` with calibration data.
 pub fn quantize(g: &Graph, calib: &Calibration) -> Result<Graph> {
+    let equalized = super::equalize::equalize(g, &calib.samples)?;
+    let g = &equalized;
     let stats = calibrate(g, calib)?;
     let order = g.topo_order().ok_or_else(|| Error::Verify {
         stage: "quantize".into(),
