@@ -146,6 +146,44 @@ fn lookup<'a>(g: &'a Graph, env: &'a BTreeMap<ValueId, Data>, v: ValueId) -> Res
     })
 }
 
+/// The linear part of CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED node
+/// `n` of `g` in float: input `x` times weights `w` (shaped like the
+/// node's input and weights), without bias and activation. `None` for
+/// other ops.
+pub(crate) fn linear(g: &Graph, n: NodeId, x: &[f32], w: &[f32]) -> Option<Vec<f32>> {
+    let node = g.node(n);
+    let shape = |v: ValueId| g.fact(v).shape.as_slice();
+    let (xs, ws, ys) = (
+        shape(node.inputs[0]),
+        shape(*node.inputs.get(1)?),
+        shape(node.outputs[0]),
+    );
+    Some(match &node.op {
+        Op::Conv2d(op) => {
+            let op = Conv2d {
+                act: Activation::None,
+                ..op.clone()
+            };
+            conv2d(&op, xs, x, ws, w, None, ys)
+        }
+        Op::DepthwiseConv2d(op) => {
+            let op = DepthwiseConv2d {
+                act: Activation::None,
+                ..op.clone()
+            };
+            depthwise(&op, xs, x, ws, w, None, ys)
+        }
+        Op::FullyConnected(op) => {
+            let op = FullyConnected {
+                act: Activation::None,
+                ..op.clone()
+            };
+            fully_connected(&op, ws, x, w, None)
+        }
+        _ => return None,
+    })
+}
+
 /// Whether a node computes in float32 (not a QUANTIZE/DEQUANTIZE boundary).
 fn is_float_node(g: &Graph, node: &Node) -> bool {
     !matches!(node.op, Op::Quantize(_) | Op::Dequantize(_))

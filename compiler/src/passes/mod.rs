@@ -9,6 +9,7 @@
 //! post-training quantization, [`quantize`]) they keep real-valued results.
 
 mod dead_nodes;
+mod equalize;
 mod fold_batchnorm;
 mod fold_constants;
 mod fold_pad;
