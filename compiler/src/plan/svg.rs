@@ -46,6 +46,15 @@ fn own_lifetimes(g: &Graph, plan: &MemoryPlan) -> BTreeMap<ValueId, (usize, usiz
             l.1 = steps - 1;
         }
     }
+    // Bytes reserved before their value is written (a patched stage's
+    // output, filled patch by patch): draw them from the reservation.
+    for b in &plan.buffers {
+        if b.alias_of.is_none()
+            && let Some(l) = life.get_mut(&b.value)
+        {
+            l.0 = l.0.min(b.first);
+        }
+    }
     life
 }
 
