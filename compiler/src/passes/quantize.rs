@@ -37,7 +37,7 @@
 //! the dequantized int8 output against the float model goes from mean
 //! cosine 0.985 (top-1 30/32) without them to 0.997 (32/32).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -318,8 +318,18 @@ fn range(s: &Stats, method: CalibMethod) -> (f32, f32) {
         CalibMethod::Entropy => {
             // Keep the lower end, choose the upper end (the side that
             // carries the long tail after ReLU-like activations).
+            // Thresholds that clip at most 0.01% of the calibration values:
+            // below that, KL's fit of the bulk starts clipping the tails of
+            // whole channels (every channel's, once equalization has given
+            // them the same range).
             let zero = (((0.0 - lo) / (hi - lo).max(f32::MIN_POSITIVE)) * BINS as f32) as usize;
-            let start = (zero + 256).min(BINS);
+            let tail = (total as f64 * 1e-4).ceil() as u64;
+            let (mut acc, mut floor) = (0u64, BINS);
+            while floor > 0 && acc + s.hist[floor - 1] <= tail {
+                acc += s.hist[floor - 1];
+                floor -= 1;
+            }
+            let start = (zero + 256).max(floor).min(BINS);
             let mut best = (f64::INFINITY, BINS);
             for end in (start..=BINS).step_by(16) {
                 let kl = kl_divergence(&s.hist[..end], &s.hist[end..], 256);
@@ -455,13 +465,28 @@ pub fn quantize(g: &Graph, calib: &Calibration) -> Result<Graph> {
     let mut group_range: BTreeMap<ValueId, (f32, f32)> = BTreeMap::new();
     let mut group_fixed: BTreeMap<ValueId, Quant> = BTreeMap::new();
     let acts: Vec<ValueId> = g.values().map(|(v, _)| v).filter(|&v| is_act(v)).collect();
+    // Clipping is for hidden activations: the model's outputs and the
+    // logits a softmax reads keep their whole range, because clipping them
+    // changes which class wins, however rare the clipped values are.
+    let mut unclipped: BTreeSet<ValueId> = g.outputs.iter().copied().collect();
+    for n in g.node_ids() {
+        let node = g.node(n);
+        if matches!(node.op, Op::Softmax(_)) {
+            unclipped.extend(node.inputs.iter().copied());
+        }
+    }
     for &v in &acts {
         let root = groups.find(v);
         if let Some(q) = fixed.get(&v) {
             group_fixed.insert(root, q.clone());
         }
         if let Some(s) = stats.get(&v) {
-            let (lo, hi) = range(s, calib.method);
+            let method = if unclipped.contains(&v) {
+                CalibMethod::MinMax
+            } else {
+                calib.method
+            };
+            let (lo, hi) = range(s, method);
             let e = group_range.entry(root).or_insert((0.0, 0.0));
             *e = (e.0.min(lo), e.1.max(hi));
         }
