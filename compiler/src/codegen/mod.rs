@@ -96,6 +96,31 @@ fn lit_i32(x: i32) -> TokenStream {
     if x < 0 { quote!(-#l) } else { quote!(#l) }
 }
 
+/// The expression a kernel gets for constant `data`: i8 data from the
+/// weights blob, i32 data as a static named `konst` (added to `statics`);
+/// with the bytes it takes in flash.
+fn const_arg(
+    data: &ConstData,
+    konst: &str,
+    blob: &mut Blob,
+    statics: &mut Vec<TokenStream>,
+) -> (TokenStream, usize) {
+    match data {
+        ConstData::I8(data) => {
+            let off = lit(blob.add(data));
+            let len = lit(data.len());
+            (quote!(weights(#off, #len)), data.len())
+        }
+        ConstData::I32(data) => {
+            let konst = format_ident!("{}", konst);
+            let len = lit(data.len());
+            let values = data.iter().map(|&x| lit_i32(x));
+            statics.push(quote! { static #konst: [i32; #len] = [#(#values),*]; });
+            (quote!(&#konst), data.len() * 4)
+        }
+    }
+}
+
 /// The buffer of value `v`.
 fn buffer<'p>(plan: &'p VerifiedPlan, g: &Graph, v: ValueId) -> Result<&'p Buffer> {
     plan.plan().buffer(v).ok_or_else(|| Error::Verify {
@@ -350,24 +375,16 @@ fn emit_with(
                             quote!(#ident)
                         }
                     }
-                    Arg::Const(ConstData::I8(data)) => {
-                        let off = lit(blob.add(data));
-                        let len = lit(data.len());
-                        const_bytes += data.len();
-                        quote!(weights(#off, #len))
-                    }
-                    Arg::Const(ConstData::I32(data)) => {
+                    Arg::Const(data) => {
                         let suffix = if multi {
                             format!("{name}_{ci}")
                         } else {
                             name.to_string()
                         };
-                        let konst = format_ident!("{}", names::layer_const(n, &suffix));
-                        let len = lit(data.len());
-                        const_bytes += data.len() * 4;
-                        let values = data.iter().map(|&x| lit_i32(x));
-                        statics.push(quote! { static #konst: [i32; #len] = [#(#values),*]; });
-                        quote!(&#konst)
+                        let konst = names::layer_const(n, &suffix);
+                        let (expr, bytes) = const_arg(data, &konst, &mut blob, &mut statics);
+                        const_bytes += bytes;
+                        expr
                     }
                 };
                 bindings.push((name.to_string(), expr));

@@ -11,10 +11,10 @@ use quote::{format_ident, quote};
 
 use super::specialize::Template;
 use super::templates::Templates;
-use super::{Blob, lit, lit_i32, names};
+use super::{Blob, const_arg, lit, names};
 use crate::error::{Error, Result};
 use crate::ir::{Graph, NodeId, Op, ValueId};
-use crate::kernels::{self, Arg, ConstData};
+use crate::kernels::{self, Arg};
 use crate::patch::{VerifiedPatchPlan, Window, stage};
 
 /// The generated items of a stage.
@@ -212,19 +212,11 @@ pub(super) fn emit_stage(
         let mut bound = Vec::new();
         for (name, arg) in &call.args {
             let expr = match arg {
-                Arg::Const(ConstData::I8(data)) => {
-                    let off = lit(blob.add(data.as_slice()));
-                    let len = lit(data.len());
-                    const_bytes += data.len();
-                    quote!(weights(#off, #len))
-                }
-                Arg::Const(ConstData::I32(data)) => {
-                    let konst = format_ident!("{}", names::layer_const(n, name));
-                    let len = lit(data.len());
-                    const_bytes += data.len() * 4;
-                    let values = data.iter().map(|&x| lit_i32(x));
-                    statics.push(quote! { static #konst: [i32; #len] = [#(#values),*]; });
-                    quote!(&#konst)
+                Arg::Const(data) => {
+                    let konst = names::layer_const(n, name);
+                    let (expr, bytes) = const_arg(data, &konst, blob, statics);
+                    const_bytes += bytes;
+                    expr
                 }
                 _ => continue,
             };
