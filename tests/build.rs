@@ -22,16 +22,8 @@ fn best_patch(model: &std::path::Path) -> Option<mcuc::patch::PatchMode> {
         ..Default::default()
     };
     let order = mcuc::plan::plan(&g, &opts).ok()?.order;
-    let all = mcuc::patch::search::candidates(&g, &order, &opts).ok()?;
-    let c = all
-        .iter()
-        .find(|c| c.extra_macs_ratio <= 0.15)
-        .or(all.first())?;
-    Some(mcuc::patch::PatchMode::Forced {
-        rows: c.grid[0],
-        cols: c.grid[1],
-        split: c.split,
-    })
+    let c = mcuc::patch::search::smallest(&g, &order, &opts, 0.15).ok()??;
+    Some(c.mode())
 }
 
 fn main() {

@@ -90,16 +90,8 @@ fn best_patch(m: &CorpusModel) -> Option<PatchMode> {
     let g = mcuc::pipeline::load(&m.model).ok()?;
     let opts = mcuc::plan::PlanOptions::default();
     let order = mcuc::plan::plan(&g, &opts).ok()?.order;
-    let all = mcuc::patch::search::candidates(&g, &order, &opts).ok()?;
-    let c = all
-        .iter()
-        .find(|c| c.extra_macs_ratio <= 0.15)
-        .or(all.first())?;
-    Some(PatchMode::Forced {
-        rows: c.grid[0],
-        cols: c.grid[1],
-        split: c.split,
-    })
+    let c = mcuc::patch::search::smallest(&g, &order, &opts, 0.15).ok()??;
+    Some(c.mode())
 }
 
 #[test]

@@ -88,21 +88,16 @@ fn patch_windows(
     (patches, windows)
 }
 
-/// MACs of node `n` computing output window `w`.
+/// MACs of node `n` computing output window `w`: the op's own count
+/// ([`crate::ir::ops::OpDef::macs`]) for an output of the window's shape.
 pub fn window_macs(g: &Graph, n: NodeId, w: &Window) -> u64 {
     let node = g.node(n);
-    let per_position = match &node.op {
-        Op::Conv2d(_) => {
-            let f = &g.fact(node.inputs[1]).shape;
-            f[0] * f[1] * f[2] * f[3]
-        }
-        Op::DepthwiseConv2d(_) => {
-            let f = &g.fact(node.inputs[1]).shape;
-            f[1] * f[2] * f[3]
-        }
-        _ => 0,
-    };
-    (w.area() * per_position) as u64
+    let mut out = g.fact(node.outputs[0]).clone();
+    if let [1, _, _, c] = out.shape[..] {
+        out.shape = vec![1, w.h(), w.w(), c];
+    }
+    let ins: Vec<_> = node.inputs.iter().map(|&v| g.fact(v)).collect();
+    node.op.def().macs(&ins, &[&out])
 }
 
 fn node_macs(g: &Graph, n: NodeId) -> u64 {
@@ -284,6 +279,33 @@ pub fn candidates(g: &Graph, order: &[NodeId], base: &PlanOptions) -> Result<Vec
         ))
     });
     Ok(out)
+}
+
+/// The candidate with the smallest arena within `overhead` extra MACs, else
+/// the smallest of all; `None` when the graph has no patchable first stage.
+pub fn smallest(
+    g: &Graph,
+    order: &[NodeId],
+    base: &PlanOptions,
+    overhead: f64,
+) -> Result<Option<Candidate>> {
+    let all = candidates(g, order, base)?;
+    Ok(all
+        .iter()
+        .find(|c| c.extra_macs_ratio <= overhead)
+        .or(all.first())
+        .cloned())
+}
+
+impl Candidate {
+    /// The mode that forces this candidate (`--patch ROWSxCOLS@SPLIT`).
+    pub fn mode(&self) -> PatchMode {
+        PatchMode::Forced {
+            rows: self.grid[0],
+            cols: self.grid[1],
+            split: self.split,
+        }
+    }
 }
 
 /// What [`choose`] decided.
