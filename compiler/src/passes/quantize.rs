@@ -301,18 +301,8 @@ fn range(s: &Stats, method: CalibMethod) -> (f32, f32) {
         CalibMethod::MinMax => (lo, hi),
         CalibMethod::Percentile => {
             let tail = (total as f64 * 1e-5).ceil() as u64;
-            let mut acc = 0;
-            let mut a = 0;
-            while a < BINS && acc + s.hist[a] <= tail {
-                acc += s.hist[a];
-                a += 1;
-            }
-            acc = 0;
-            let mut b = BINS;
-            while b > a && acc + s.hist[b - 1] <= tail {
-                acc += s.hist[b - 1];
-                b -= 1;
-            }
+            let a = clip_bins(s.hist.iter(), tail, BINS);
+            let b = BINS - clip_bins(s.hist[a..].iter().rev(), tail, BINS - a);
             (edge(a).min(0.0), edge(b).max(0.0))
         }
         CalibMethod::Entropy => {
@@ -324,11 +314,7 @@ fn range(s: &Stats, method: CalibMethod) -> (f32, f32) {
             // them the same range).
             let zero = (((0.0 - lo) / (hi - lo).max(f32::MIN_POSITIVE)) * BINS as f32) as usize;
             let tail = (total as f64 * 1e-4).ceil() as u64;
-            let (mut acc, mut floor) = (0u64, BINS);
-            while floor > 0 && acc + s.hist[floor - 1] <= tail {
-                acc += s.hist[floor - 1];
-                floor -= 1;
-            }
+            let floor = BINS - clip_bins(s.hist.iter().rev(), tail, BINS);
             let start = (zero + 256).max(floor).min(BINS);
             let mut best = (f64::INFINITY, BINS);
             for end in (start..=BINS).step_by(16) {
@@ -340,6 +326,18 @@ fn range(s: &Stats, method: CalibMethod) -> (f32, f32) {
             (lo, edge(best.1).max(0.0))
         }
     }
+}
+
+/// How many of the first `max` bins of `bins` (walked from one end of a
+/// histogram) can be clipped while clipping at most `budget` values.
+fn clip_bins<'a>(bins: impl Iterator<Item = &'a u64>, budget: u64, max: usize) -> usize {
+    let mut acc = 0;
+    bins.take(max)
+        .take_while(|&&n| {
+            acc += n;
+            acc <= budget
+        })
+        .count()
 }
 
 /// KL divergence between the histogram `p` (with the clipped `tail` added
