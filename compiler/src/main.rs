@@ -95,8 +95,9 @@ struct PatchArgs {
 }
 
 impl PatchArgs {
-    fn apply(&self, opts: &mut mcuc::Options) -> mcuc::Result<()> {
-        opts.patch = self.patch.parse()?;
+    /// The patch mode and MAC-overhead budget.
+    fn parse(&self) -> mcuc::Result<(mcuc::patch::PatchMode, f64)> {
+        let mode = self.patch.parse()?;
         if !(self.patch_overhead >= 0.0 && self.patch_overhead.is_finite()) {
             return Err(mcuc::Error::Usage {
                 message: format!(
@@ -105,8 +106,7 @@ impl PatchArgs {
                 ),
             });
         }
-        opts.patch_overhead = self.patch_overhead;
-        Ok(())
+        Ok((mode, self.patch_overhead))
     }
 }
 
@@ -215,11 +215,8 @@ fn run(cli: Cli) -> mcuc::Result<()> {
         } => {
             let opts = load.options()?;
             let mut build = mcuc::Build::new(&model);
-            let mut patch_opts = mcuc::Options::default();
-            patch.apply(&mut patch_opts)?;
-            build
-                .patch(patch_opts.patch)
-                .patch_overhead(patch_opts.patch_overhead);
+            let (mode, overhead) = patch.parse()?;
+            build.patch(mode).patch_overhead(overhead);
             if let Some(c) = &opts.calibration {
                 build.calibration(c).calibration_method(opts.calib_method);
             }
@@ -254,7 +251,7 @@ fn run(cli: Cli) -> mcuc::Result<()> {
         } => {
             let mut opts = mcuc::Options::default();
             opts.planner.strategy = planner;
-            patch.apply(&mut opts)?;
+            (opts.patch, opts.patch_overhead) = patch.parse()?;
             if compare {
                 return compare_corpus(model, &opts.planner, as_json);
             }
