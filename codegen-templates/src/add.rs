@@ -57,6 +57,35 @@ pub struct AddParams {
     pub act_max: i32,
 }
 
+/// One output element from input elements `x1`, `x2`: the contract above.
+/// [`add`] and [`add_in_place`] share it; the code generator inlines it.
+#[inline(always)]
+fn add_element(p: &AddParams, x1: i8, x2: i8) -> i8 {
+    let v1 = (x1 as i32)
+        .wrapping_sub(p.in1_zp)
+        .wrapping_shl(p.left_shift as u32);
+    let v2 = (x2 as i32)
+        .wrapping_sub(p.in2_zp)
+        .wrapping_shl(p.left_shift as u32);
+    let s1 = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
+        v1,
+        p.in1_mult,
+        p.in1_shift,
+    );
+    let s2 = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
+        v2,
+        p.in2_mult,
+        p.in2_shift,
+    );
+    let raw = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
+        s1.wrapping_add(s2),
+        p.out_mult,
+        p.out_shift,
+    )
+    .wrapping_add(p.out_zp);
+    raw.max(p.act_min).min(p.act_max) as i8
+}
+
 /// Int8 elementwise addition with broadcasting.
 pub fn add(p: &AddParams, input1: &[i8], input2: &[i8], output: &mut [i8]) {
     let mut o = 0;
@@ -71,27 +100,8 @@ pub fn add(p: &AddParams, input1: &[i8], input2: &[i8], output: &mut [i8]) {
                     for i4 in 0..p.d4 {
                         let (a4, b4) = (a3 + i4 * p.a_s4, b3 + i4 * p.b_s4);
                         for i5 in 0..p.d5 {
-                            let x1 = input1[a4 + i5 * p.a_s5] as i32;
-                            let x2 = input2[b4 + i5 * p.b_s5] as i32;
-                            let v1 = x1.wrapping_sub(p.in1_zp).wrapping_shl(p.left_shift as u32);
-                            let v2 = x2.wrapping_sub(p.in2_zp).wrapping_shl(p.left_shift as u32);
-                            let s1 = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
-                                v1,
-                                p.in1_mult,
-                                p.in1_shift,
-                            );
-                            let s2 = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
-                                v2,
-                                p.in2_mult,
-                                p.in2_shift,
-                            );
-                            let raw = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
-                                s1.wrapping_add(s2),
-                                p.out_mult,
-                                p.out_shift,
-                            )
-                            .wrapping_add(p.out_zp);
-                            output[o] = raw.max(p.act_min).min(p.act_max) as i8;
+                            output[o] =
+                                add_element(p, input1[a4 + i5 * p.a_s5], input2[b4 + i5 * p.b_s5]);
                             o += 1;
                         }
                     }
@@ -118,27 +128,7 @@ pub fn add_in_place(p: &AddParams, data: &mut [i8], input2: &[i8]) {
                     for i4 in 0..p.d4 {
                         let b4 = b3 + i4 * p.b_s4;
                         for i5 in 0..p.d5 {
-                            let x1 = data[o] as i32;
-                            let x2 = input2[b4 + i5 * p.b_s5] as i32;
-                            let v1 = x1.wrapping_sub(p.in1_zp).wrapping_shl(p.left_shift as u32);
-                            let v2 = x2.wrapping_sub(p.in2_zp).wrapping_shl(p.left_shift as u32);
-                            let s1 = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
-                                v1,
-                                p.in1_mult,
-                                p.in1_shift,
-                            );
-                            let s2 = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
-                                v2,
-                                p.in2_mult,
-                                p.in2_shift,
-                            );
-                            let raw = mcuc_runtime::fixed::multiply_by_quantized_multiplier_smaller_than_one_exp(
-                                s1.wrapping_add(s2),
-                                p.out_mult,
-                                p.out_shift,
-                            )
-                            .wrapping_add(p.out_zp);
-                            data[o] = raw.max(p.act_min).min(p.act_max) as i8;
+                            data[o] = add_element(p, data[o], input2[b4 + i5 * p.b_s5]);
                             o += 1;
                         }
                     }

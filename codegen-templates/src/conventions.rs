@@ -51,11 +51,29 @@ fn non_test(src: &str) -> &str {
 
 /// `(kernel name, params type, body)` of every kernel in a file.
 fn kernels(src: &str) -> Vec<(String, String, &str)> {
+    functions(src, "\npub fn ")
+}
+
+/// `(name, params type, body)` of every element helper in a file: private
+/// functions that kernels call as `name(p, ..)` and the specializer inlines.
+fn helpers(src: &str) -> Vec<(String, String, &str)> {
+    functions(src, "\nfn ")
+}
+
+/// Kernels and helpers: every function whose body the specializer copies.
+fn specialized(src: &str) -> Vec<(String, String, &str)> {
+    let mut all = kernels(src);
+    all.extend(helpers(src));
+    all
+}
+
+/// Functions at the start of a line after `prefix`, outside the tests.
+fn functions<'s>(src: &'s str, prefix: &str) -> Vec<(String, String, &'s str)> {
     let src = non_test(src);
     let mut out = Vec::new();
     let mut at = 0;
-    while let Some(i) = src[at..].find("\npub fn ") {
-        let start = at + i + "\npub fn ".len();
+    while let Some(i) = src[at..].find(prefix) {
+        let start = at + i + prefix.len();
         let name: String = src[start..]
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_')
@@ -94,7 +112,8 @@ fn every_file_has_a_kernel() {
 #[test]
 fn kernel_bodies_use_p_only_as_field_access() {
     for (file, src) in TEMPLATES {
-        for (name, _, body) in kernels(src) {
+        let helper_names: Vec<String> = helpers(src).into_iter().map(|h| h.0).collect();
+        for (name, _, body) in specialized(src) {
             let bytes = body.as_bytes();
             for (i, _) in body.match_indices('p') {
                 let before = if i == 0 { b' ' } else { bytes[i - 1] };
@@ -103,11 +122,52 @@ fn kernel_bodies_use_p_only_as_field_access() {
                 if ident(before) || ident(after) {
                     continue; // part of another identifier
                 }
+                // `helper(p, ..)`: handed on whole to a helper of this file.
+                let call = body[..i].trim_end();
+                if after == b',' && call.ends_with('(') {
+                    let callee: String = call[..call.len() - 1]
+                        .chars()
+                        .rev()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect::<String>()
+                        .chars()
+                        .rev()
+                        .collect();
+                    assert!(
+                        helper_names.contains(&callee),
+                        "{file}: `{name}` passes `p` to `{callee}`, which is not a helper of this file"
+                    );
+                    continue;
+                }
                 assert_eq!(
                     after, b'.',
-                    "{file}: `{name}` uses `p` other than as `p.<field>`"
+                    "{file}: `{name}` uses `p` other than as `p.<field>` or `helper(p, ..)`"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn helpers_are_inlined_and_take_their_kernels_params() {
+    for (file, src) in TEMPLATES {
+        let kernel_params: Vec<String> = kernels(src).into_iter().map(|k| k.1).collect();
+        for (name, params, _) in helpers(src) {
+            let decl = format!("\nfn {name}(");
+            let before = &src[..src.find(&decl).expect("helper")];
+            let attributes = before
+                .lines()
+                .rev()
+                .take_while(|l| l.starts_with("#["))
+                .collect::<Vec<_>>();
+            assert!(
+                attributes.contains(&"#[inline(always)]"),
+                "{file}: helper `{name}` must be #[inline(always)], like the generated code it becomes"
+            );
+            assert!(
+                kernel_params.contains(&params),
+                "{file}: helper `{name}` takes `{params}`, which no kernel of this file takes"
+            );
         }
     }
 }
@@ -132,7 +192,7 @@ fn kernel_bodies_have_no_forbidden_constructs() {
         "alloc::",
     ];
     for (file, src) in TEMPLATES {
-        for (name, _, body) in kernels(src) {
+        for (name, _, body) in specialized(src) {
             for f in FORBIDDEN {
                 assert!(!body.contains(f), "{file}: `{name}` contains `{f}`");
             }

@@ -48,6 +48,50 @@ pub struct DepthwiseConv2dParams {
     pub has_bias: bool,
 }
 
+/// Output channel `oc` (filtering input channel `ic`) at the output
+/// position whose window starts at input row `in_y0`, column `in_x0`
+/// (negative inside the padding). [`depthwise_conv2d`] and
+/// [`depthwise_conv2d_in_place`] share it; the code generator inlines it.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn depthwise_output(
+    p: &DepthwiseConv2dParams,
+    input: &[i8],
+    filter: &[i8],
+    bias: &[i32],
+    out_mult: &[i32],
+    out_shift: &[i32],
+    in_y0: isize,
+    in_x0: isize,
+    ic: usize,
+    oc: usize,
+) -> i8 {
+    let mut acc: i32 = 0;
+    for ky in 0..p.k_h {
+        let iy = in_y0 + (ky * p.dil_h) as isize;
+        if iy < 0 || iy >= p.in_h as isize {
+            continue;
+        }
+        for kx in 0..p.k_w {
+            let ix = in_x0 + (kx * p.dil_w) as isize;
+            if ix < 0 || ix >= p.in_w as isize {
+                continue;
+            }
+            let x = (input[iy as usize * p.in_row_stride + ix as usize * p.in_c + ic] as i32)
+                .wrapping_sub(p.in_zp);
+            let w = filter[(ky * p.k_w + kx) * p.out_c + oc] as i32;
+            acc = acc.wrapping_add(w.wrapping_mul(x));
+        }
+    }
+    if p.has_bias {
+        acc = acc.wrapping_add(bias[oc]);
+    }
+    let scaled =
+        mcuc_runtime::fixed::multiply_by_quantized_multiplier(acc, out_mult[oc], out_shift[oc])
+            .wrapping_add(p.out_zp);
+    scaled.max(p.act_min).min(p.act_max) as i8
+}
+
 /// Int8 depthwise 2-D convolution, per-channel requantization.
 pub fn depthwise_conv2d(
     p: &DepthwiseConv2dParams,
@@ -66,35 +110,9 @@ pub fn depthwise_conv2d(
             for ic in 0..p.in_c {
                 for m in 0..p.depth_multiplier {
                     let oc = ic * p.depth_multiplier + m;
-                    let mut acc: i32 = 0;
-                    for ky in 0..p.k_h {
-                        let iy = in_y0 + (ky * p.dil_h) as isize;
-                        if iy < 0 || iy >= p.in_h as isize {
-                            continue;
-                        }
-                        for kx in 0..p.k_w {
-                            let ix = in_x0 + (kx * p.dil_w) as isize;
-                            if ix < 0 || ix >= p.in_w as isize {
-                                continue;
-                            }
-                            let x = (input
-                                [iy as usize * p.in_row_stride + ix as usize * p.in_c + ic]
-                                as i32)
-                                .wrapping_sub(p.in_zp);
-                            let w = filter[(ky * p.k_w + kx) * p.out_c + oc] as i32;
-                            acc = acc.wrapping_add(w.wrapping_mul(x));
-                        }
-                    }
-                    if p.has_bias {
-                        acc = acc.wrapping_add(bias[oc]);
-                    }
-                    let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                        acc,
-                        out_mult[oc],
-                        out_shift[oc],
-                    )
-                    .wrapping_add(p.out_zp);
-                    output[out_base + oc] = scaled.max(p.act_min).min(p.act_max) as i8;
+                    output[out_base + oc] = depthwise_output(
+                        p, input, filter, bias, out_mult, out_shift, in_y0, in_x0, ic, oc,
+                    );
                 }
             }
         }
@@ -130,34 +148,9 @@ pub fn depthwise_conv2d_in_place(
             let in_y0 = (oy * p.stride_h) as isize - p.pad_top as isize;
             for ox in 0..p.out_w {
                 let in_x0 = (ox * p.stride_w) as isize - p.pad_left as isize;
-                let mut acc: i32 = 0;
-                for ky in 0..p.k_h {
-                    let iy = in_y0 + (ky * p.dil_h) as isize;
-                    if iy < 0 || iy >= p.in_h as isize {
-                        continue;
-                    }
-                    for kx in 0..p.k_w {
-                        let ix = in_x0 + (kx * p.dil_w) as isize;
-                        if ix < 0 || ix >= p.in_w as isize {
-                            continue;
-                        }
-                        let x = (data[iy as usize * p.in_row_stride + ix as usize * p.in_c + c]
-                            as i32)
-                            .wrapping_sub(p.in_zp);
-                        let w = filter[(ky * p.k_w + kx) * p.out_c + c] as i32;
-                        acc = acc.wrapping_add(w.wrapping_mul(x));
-                    }
-                }
-                if p.has_bias {
-                    acc = acc.wrapping_add(bias[c]);
-                }
-                let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                    acc,
-                    out_mult[c],
-                    out_shift[c],
-                )
-                .wrapping_add(p.out_zp);
-                scratch[oy * p.out_w + ox] = scaled.max(p.act_min).min(p.act_max) as i8;
+                scratch[oy * p.out_w + ox] = depthwise_output(
+                    p, data, filter, bias, out_mult, out_shift, in_y0, in_x0, c, c,
+                );
             }
         }
         for oy in 0..p.out_h {

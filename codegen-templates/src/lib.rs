@@ -17,9 +17,13 @@
 //!   biases, multipliers, shifts) are separate slice arguments.
 //! - The body reads parameters only as `p.<field>` (never destructures `p`
 //!   or passes it on), so substituting constants is a purely syntactic step.
-//! - Helpers are called by full path (`mcuc_runtime::fixed::...`, `core::...`)
-//!   or are other `pub fn`s of the same file listed in its `HELPERS` docs, so
-//!   the copied function needs no `use` items.
+//! - Library functions are called by full path (`mcuc_runtime::fixed::...`,
+//!   `core::...`), so the copied function needs no `use` items.
+//! - Arithmetic that two kernels share (a kernel and its in-place twin) lives
+//!   once, in an *element helper*: a private `#[inline(always)] fn h(p:
+//!   &<Kernel>Params, ...)` of the same file, called as `h(p, ...)`. The
+//!   specializer inlines each such call as a block, so generated functions
+//!   stay self-contained.
 //! - No `unsafe`, no allocation, no formatting, no explicit panics.
 //!
 //! The `prepare` module (feature `host`) turns model quantization (float

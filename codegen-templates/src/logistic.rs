@@ -31,45 +31,38 @@ pub struct LogisticParams {
     pub input_left_shift: i32,
 }
 
+/// One output element from input element `x`. [`logistic`] and
+/// [`logistic_in_place`] share it; the code generator inlines it.
+#[inline(always)]
+fn logistic_element(p: &LogisticParams, x: i8) -> i8 {
+    let v = (x as i32).wrapping_sub(p.in_zp);
+    if v <= -p.input_range_radius {
+        i8::MIN
+    } else if v >= p.input_range_radius {
+        i8::MAX
+    } else {
+        let q4 = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+            v,
+            p.input_multiplier,
+            p.input_left_shift,
+        );
+        let q0 = mcuc_runtime::fixed::logistic::<4>(q4);
+        let out = mcuc_runtime::fixed::rounding_divide_by_pot(q0, 31 - 8);
+        out.wrapping_sub(128).clamp(-128, 127) as i8
+    }
+}
+
 /// Int8 sigmoid.
 pub fn logistic(p: &LogisticParams, input: &[i8], output: &mut [i8]) {
     for i in 0..p.len {
-        let v = (input[i] as i32).wrapping_sub(p.in_zp);
-        output[i] = if v <= -p.input_range_radius {
-            i8::MIN
-        } else if v >= p.input_range_radius {
-            i8::MAX
-        } else {
-            let q4 = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                v,
-                p.input_multiplier,
-                p.input_left_shift,
-            );
-            let q0 = mcuc_runtime::fixed::logistic::<4>(q4);
-            let out = mcuc_runtime::fixed::rounding_divide_by_pot(q0, 31 - 8);
-            out.wrapping_sub(128).clamp(-128, 127) as i8
-        };
+        output[i] = logistic_element(p, input[i]);
     }
 }
 
 /// [`logistic`] over `data` in place (element `i` is read, then written).
 pub fn logistic_in_place(p: &LogisticParams, data: &mut [i8]) {
     for x in data[..p.len].iter_mut() {
-        let v = (*x as i32).wrapping_sub(p.in_zp);
-        *x = if v <= -p.input_range_radius {
-            i8::MIN
-        } else if v >= p.input_range_radius {
-            i8::MAX
-        } else {
-            let q4 = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                v,
-                p.input_multiplier,
-                p.input_left_shift,
-            );
-            let q0 = mcuc_runtime::fixed::logistic::<4>(q4);
-            let out = mcuc_runtime::fixed::rounding_divide_by_pot(q0, 31 - 8);
-            out.wrapping_sub(128).clamp(-128, 127) as i8
-        };
+        *x = logistic_element(p, *x);
     }
 }
 

@@ -43,6 +43,21 @@ pub struct MulParams {
     pub act_max: i32,
 }
 
+/// One output element from input elements `x1`, `x2`: the contract above.
+/// [`mul`] and [`mul_in_place`] share it; the code generator inlines it.
+#[inline(always)]
+fn mul_element(p: &MulParams, x1: i8, x2: i8) -> i8 {
+    let v1 = (x1 as i32).wrapping_sub(p.in1_zp);
+    let v2 = (x2 as i32).wrapping_sub(p.in2_zp);
+    let raw = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+        v1.wrapping_mul(v2),
+        p.out_mult,
+        p.out_shift,
+    )
+    .wrapping_add(p.out_zp);
+    raw.max(p.act_min).min(p.act_max) as i8
+}
+
 /// Int8 elementwise multiplication with broadcasting.
 pub fn mul(p: &MulParams, input1: &[i8], input2: &[i8], output: &mut [i8]) {
     let mut o = 0;
@@ -57,15 +72,8 @@ pub fn mul(p: &MulParams, input1: &[i8], input2: &[i8], output: &mut [i8]) {
                     for i4 in 0..p.d4 {
                         let (a4, b4) = (a3 + i4 * p.a_s4, b3 + i4 * p.b_s4);
                         for i5 in 0..p.d5 {
-                            let v1 = (input1[a4 + i5 * p.a_s5] as i32).wrapping_sub(p.in1_zp);
-                            let v2 = (input2[b4 + i5 * p.b_s5] as i32).wrapping_sub(p.in2_zp);
-                            let raw = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                                v1.wrapping_mul(v2),
-                                p.out_mult,
-                                p.out_shift,
-                            )
-                            .wrapping_add(p.out_zp);
-                            output[o] = raw.max(p.act_min).min(p.act_max) as i8;
+                            output[o] =
+                                mul_element(p, input1[a4 + i5 * p.a_s5], input2[b4 + i5 * p.b_s5]);
                             o += 1;
                         }
                     }
@@ -89,15 +97,7 @@ pub fn mul_in_place(p: &MulParams, data: &mut [i8], input2: &[i8]) {
                     for i4 in 0..p.d4 {
                         let b4 = b3 + i4 * p.b_s4;
                         for i5 in 0..p.d5 {
-                            let v1 = (data[o] as i32).wrapping_sub(p.in1_zp);
-                            let v2 = (input2[b4 + i5 * p.b_s5] as i32).wrapping_sub(p.in2_zp);
-                            let raw = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                                v1.wrapping_mul(v2),
-                                p.out_mult,
-                                p.out_shift,
-                            )
-                            .wrapping_add(p.out_zp);
-                            data[o] = raw.max(p.act_min).min(p.act_max) as i8;
+                            data[o] = mul_element(p, data[o], input2[b4 + i5 * p.b_s5]);
                             o += 1;
                         }
                     }

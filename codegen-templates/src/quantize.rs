@@ -47,29 +47,30 @@ pub struct RequantizeParams {
     pub shift: i32,
 }
 
+/// One output element from input element `x`. [`requantize`] and
+/// [`requantize_in_place`] share it; the code generator inlines it.
+#[inline(always)]
+fn requantize_element(p: &RequantizeParams, x: i8) -> i8 {
+    let v = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+        (x as i32).wrapping_sub(p.in_zp),
+        p.multiplier,
+        p.shift,
+    )
+    .wrapping_add(p.out_zp);
+    v.clamp(-128, 127) as i8
+}
+
 /// int8 -> int8 with a new scale and zero point.
 pub fn requantize(p: &RequantizeParams, input: &[i8], output: &mut [i8]) {
     for i in 0..p.len {
-        let v = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-            (input[i] as i32).wrapping_sub(p.in_zp),
-            p.multiplier,
-            p.shift,
-        )
-        .wrapping_add(p.out_zp);
-        output[i] = v.clamp(-128, 127) as i8;
+        output[i] = requantize_element(p, input[i]);
     }
 }
 
 /// [`requantize`] over `data` in place (element `i` is read, then written).
 pub fn requantize_in_place(p: &RequantizeParams, data: &mut [i8]) {
     for x in data[..p.len].iter_mut() {
-        let v = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-            (*x as i32).wrapping_sub(p.in_zp),
-            p.multiplier,
-            p.shift,
-        )
-        .wrapping_add(p.out_zp);
-        *x = v.clamp(-128, 127) as i8;
+        *x = requantize_element(p, *x);
     }
 }
 

@@ -32,39 +32,34 @@ pub struct ReluParams {
     pub act_max: i32,
 }
 
+/// One output element from input element `x`. [`relu`] and
+/// [`relu_in_place`] share it; the code generator inlines it.
+#[inline(always)]
+fn relu_element(p: &ReluParams, x: i8) -> i8 {
+    let v = if p.requantize {
+        mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+            (x as i32).wrapping_sub(p.in_zp),
+            p.multiplier,
+            p.shift,
+        )
+        .wrapping_add(p.out_zp)
+    } else {
+        x as i32
+    };
+    v.max(p.act_min).min(p.act_max) as i8
+}
+
 /// Int8 ReLU-family activation.
 pub fn relu(p: &ReluParams, input: &[i8], output: &mut [i8]) {
     for i in 0..p.len {
-        let x = input[i] as i32;
-        let v = if p.requantize {
-            mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                x.wrapping_sub(p.in_zp),
-                p.multiplier,
-                p.shift,
-            )
-            .wrapping_add(p.out_zp)
-        } else {
-            x
-        };
-        output[i] = v.max(p.act_min).min(p.act_max) as i8;
+        output[i] = relu_element(p, input[i]);
     }
 }
 
 /// [`relu`] over `data` in place (element `i` is read, then written).
 pub fn relu_in_place(p: &ReluParams, data: &mut [i8]) {
     for x in data[..p.len].iter_mut() {
-        let v0 = *x as i32;
-        let v = if p.requantize {
-            mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                v0.wrapping_sub(p.in_zp),
-                p.multiplier,
-                p.shift,
-            )
-            .wrapping_add(p.out_zp)
-        } else {
-            v0
-        };
-        *x = v.max(p.act_min).min(p.act_max) as i8;
+        *x = relu_element(p, *x);
     }
 }
 

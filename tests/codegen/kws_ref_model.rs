@@ -1558,34 +1558,37 @@ fn layer_001_depthwise_conv_2d(arena: &mut [u8]) {
             let in_y0 = (oy * STRIDE_H) as isize - PAD_TOP as isize;
             for ox in 0..OUT_W {
                 let in_x0 = (ox * STRIDE_W) as isize - PAD_LEFT as isize;
-                let mut acc: i32 = 0;
-                for ky in 0..K_H {
-                    let iy = in_y0 + (ky * DIL_H) as isize;
-                    if iy < 0 || iy >= IN_H as isize {
-                        continue;
-                    }
-                    for kx in 0..K_W {
-                        let ix = in_x0 + (kx * DIL_W) as isize;
-                        if ix < 0 || ix >= IN_W as isize {
+                scratch[oy * OUT_W + ox] = {
+                    let (input, ic, oc): (&[i8], usize, usize) = (data, c, c);
+                    let mut acc: i32 = 0;
+                    for ky in 0..K_H {
+                        let iy = in_y0 + (ky * DIL_H) as isize;
+                        if iy < 0 || iy >= IN_H as isize {
                             continue;
                         }
-                        let x = (data[iy as usize * IN_ROW_STRIDE + ix as usize * IN_C
-                            + c] as i32)
-                            .wrapping_sub(IN_ZP);
-                        let w = filter[(ky * K_W + kx) * OUT_C + c] as i32;
-                        acc = acc.wrapping_add(w.wrapping_mul(x));
+                        for kx in 0..K_W {
+                            let ix = in_x0 + (kx * DIL_W) as isize;
+                            if ix < 0 || ix >= IN_W as isize {
+                                continue;
+                            }
+                            let x = (input[iy as usize * IN_ROW_STRIDE
+                                + ix as usize * IN_C + ic] as i32)
+                                .wrapping_sub(IN_ZP);
+                            let w = filter[(ky * K_W + kx) * OUT_C + oc] as i32;
+                            acc = acc.wrapping_add(w.wrapping_mul(x));
+                        }
                     }
-                }
-                if HAS_BIAS {
-                    acc = acc.wrapping_add(bias[c]);
-                }
-                let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                        acc,
-                        out_mult[c],
-                        out_shift[c],
-                    )
-                    .wrapping_add(OUT_ZP);
-                scratch[oy * OUT_W + ox] = scaled.max(ACT_MIN).min(ACT_MAX) as i8;
+                    if HAS_BIAS {
+                        acc = acc.wrapping_add(bias[oc]);
+                    }
+                    let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+                            acc,
+                            out_mult[oc],
+                            out_shift[oc],
+                        )
+                        .wrapping_add(OUT_ZP);
+                    scaled.max(ACT_MIN).min(ACT_MAX) as i8
+                };
             }
         }
         for oy in 0..OUT_H {
@@ -1713,34 +1716,37 @@ fn layer_003_depthwise_conv_2d(arena: &mut [u8]) {
             let in_y0 = (oy * STRIDE_H) as isize - PAD_TOP as isize;
             for ox in 0..OUT_W {
                 let in_x0 = (ox * STRIDE_W) as isize - PAD_LEFT as isize;
-                let mut acc: i32 = 0;
-                for ky in 0..K_H {
-                    let iy = in_y0 + (ky * DIL_H) as isize;
-                    if iy < 0 || iy >= IN_H as isize {
-                        continue;
-                    }
-                    for kx in 0..K_W {
-                        let ix = in_x0 + (kx * DIL_W) as isize;
-                        if ix < 0 || ix >= IN_W as isize {
+                scratch[oy * OUT_W + ox] = {
+                    let (input, ic, oc): (&[i8], usize, usize) = (data, c, c);
+                    let mut acc: i32 = 0;
+                    for ky in 0..K_H {
+                        let iy = in_y0 + (ky * DIL_H) as isize;
+                        if iy < 0 || iy >= IN_H as isize {
                             continue;
                         }
-                        let x = (data[iy as usize * IN_ROW_STRIDE + ix as usize * IN_C
-                            + c] as i32)
-                            .wrapping_sub(IN_ZP);
-                        let w = filter[(ky * K_W + kx) * OUT_C + c] as i32;
-                        acc = acc.wrapping_add(w.wrapping_mul(x));
+                        for kx in 0..K_W {
+                            let ix = in_x0 + (kx * DIL_W) as isize;
+                            if ix < 0 || ix >= IN_W as isize {
+                                continue;
+                            }
+                            let x = (input[iy as usize * IN_ROW_STRIDE
+                                + ix as usize * IN_C + ic] as i32)
+                                .wrapping_sub(IN_ZP);
+                            let w = filter[(ky * K_W + kx) * OUT_C + oc] as i32;
+                            acc = acc.wrapping_add(w.wrapping_mul(x));
+                        }
                     }
-                }
-                if HAS_BIAS {
-                    acc = acc.wrapping_add(bias[c]);
-                }
-                let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                        acc,
-                        out_mult[c],
-                        out_shift[c],
-                    )
-                    .wrapping_add(OUT_ZP);
-                scratch[oy * OUT_W + ox] = scaled.max(ACT_MIN).min(ACT_MAX) as i8;
+                    if HAS_BIAS {
+                        acc = acc.wrapping_add(bias[oc]);
+                    }
+                    let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+                            acc,
+                            out_mult[oc],
+                            out_shift[oc],
+                        )
+                        .wrapping_add(OUT_ZP);
+                    scaled.max(ACT_MIN).min(ACT_MAX) as i8
+                };
             }
         }
         for oy in 0..OUT_H {
@@ -1868,34 +1874,37 @@ fn layer_005_depthwise_conv_2d(arena: &mut [u8]) {
             let in_y0 = (oy * STRIDE_H) as isize - PAD_TOP as isize;
             for ox in 0..OUT_W {
                 let in_x0 = (ox * STRIDE_W) as isize - PAD_LEFT as isize;
-                let mut acc: i32 = 0;
-                for ky in 0..K_H {
-                    let iy = in_y0 + (ky * DIL_H) as isize;
-                    if iy < 0 || iy >= IN_H as isize {
-                        continue;
-                    }
-                    for kx in 0..K_W {
-                        let ix = in_x0 + (kx * DIL_W) as isize;
-                        if ix < 0 || ix >= IN_W as isize {
+                scratch[oy * OUT_W + ox] = {
+                    let (input, ic, oc): (&[i8], usize, usize) = (data, c, c);
+                    let mut acc: i32 = 0;
+                    for ky in 0..K_H {
+                        let iy = in_y0 + (ky * DIL_H) as isize;
+                        if iy < 0 || iy >= IN_H as isize {
                             continue;
                         }
-                        let x = (data[iy as usize * IN_ROW_STRIDE + ix as usize * IN_C
-                            + c] as i32)
-                            .wrapping_sub(IN_ZP);
-                        let w = filter[(ky * K_W + kx) * OUT_C + c] as i32;
-                        acc = acc.wrapping_add(w.wrapping_mul(x));
+                        for kx in 0..K_W {
+                            let ix = in_x0 + (kx * DIL_W) as isize;
+                            if ix < 0 || ix >= IN_W as isize {
+                                continue;
+                            }
+                            let x = (input[iy as usize * IN_ROW_STRIDE
+                                + ix as usize * IN_C + ic] as i32)
+                                .wrapping_sub(IN_ZP);
+                            let w = filter[(ky * K_W + kx) * OUT_C + oc] as i32;
+                            acc = acc.wrapping_add(w.wrapping_mul(x));
+                        }
                     }
-                }
-                if HAS_BIAS {
-                    acc = acc.wrapping_add(bias[c]);
-                }
-                let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                        acc,
-                        out_mult[c],
-                        out_shift[c],
-                    )
-                    .wrapping_add(OUT_ZP);
-                scratch[oy * OUT_W + ox] = scaled.max(ACT_MIN).min(ACT_MAX) as i8;
+                    if HAS_BIAS {
+                        acc = acc.wrapping_add(bias[oc]);
+                    }
+                    let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+                            acc,
+                            out_mult[oc],
+                            out_shift[oc],
+                        )
+                        .wrapping_add(OUT_ZP);
+                    scaled.max(ACT_MIN).min(ACT_MAX) as i8
+                };
             }
         }
         for oy in 0..OUT_H {
@@ -2023,34 +2032,37 @@ fn layer_007_depthwise_conv_2d(arena: &mut [u8]) {
             let in_y0 = (oy * STRIDE_H) as isize - PAD_TOP as isize;
             for ox in 0..OUT_W {
                 let in_x0 = (ox * STRIDE_W) as isize - PAD_LEFT as isize;
-                let mut acc: i32 = 0;
-                for ky in 0..K_H {
-                    let iy = in_y0 + (ky * DIL_H) as isize;
-                    if iy < 0 || iy >= IN_H as isize {
-                        continue;
-                    }
-                    for kx in 0..K_W {
-                        let ix = in_x0 + (kx * DIL_W) as isize;
-                        if ix < 0 || ix >= IN_W as isize {
+                scratch[oy * OUT_W + ox] = {
+                    let (input, ic, oc): (&[i8], usize, usize) = (data, c, c);
+                    let mut acc: i32 = 0;
+                    for ky in 0..K_H {
+                        let iy = in_y0 + (ky * DIL_H) as isize;
+                        if iy < 0 || iy >= IN_H as isize {
                             continue;
                         }
-                        let x = (data[iy as usize * IN_ROW_STRIDE + ix as usize * IN_C
-                            + c] as i32)
-                            .wrapping_sub(IN_ZP);
-                        let w = filter[(ky * K_W + kx) * OUT_C + c] as i32;
-                        acc = acc.wrapping_add(w.wrapping_mul(x));
+                        for kx in 0..K_W {
+                            let ix = in_x0 + (kx * DIL_W) as isize;
+                            if ix < 0 || ix >= IN_W as isize {
+                                continue;
+                            }
+                            let x = (input[iy as usize * IN_ROW_STRIDE
+                                + ix as usize * IN_C + ic] as i32)
+                                .wrapping_sub(IN_ZP);
+                            let w = filter[(ky * K_W + kx) * OUT_C + oc] as i32;
+                            acc = acc.wrapping_add(w.wrapping_mul(x));
+                        }
                     }
-                }
-                if HAS_BIAS {
-                    acc = acc.wrapping_add(bias[c]);
-                }
-                let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
-                        acc,
-                        out_mult[c],
-                        out_shift[c],
-                    )
-                    .wrapping_add(OUT_ZP);
-                scratch[oy * OUT_W + ox] = scaled.max(ACT_MIN).min(ACT_MAX) as i8;
+                    if HAS_BIAS {
+                        acc = acc.wrapping_add(bias[oc]);
+                    }
+                    let scaled = mcuc_runtime::fixed::multiply_by_quantized_multiplier(
+                            acc,
+                            out_mult[oc],
+                            out_shift[oc],
+                        )
+                        .wrapping_add(OUT_ZP);
+                    scaled.max(ACT_MIN).min(ACT_MAX) as i8
+                };
             }
         }
         for oy in 0..OUT_H {

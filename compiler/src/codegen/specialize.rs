@@ -8,6 +8,12 @@
 //! 3. declares `const FIELD: <type> = <value>;` at the top of the body, for
 //!    the fields the body uses, with the type from `KParams`.
 //!
+//! Before that, calls `helper(p, args..)` of element helpers (private `fn`s
+//! of the same file taking the same params, e.g. the per-element arithmetic
+//! that `add` and `add_in_place` share) are inlined as block expressions,
+//! so the generated function stays self-contained and each kernel's
+//! arithmetic is written once in the templates.
+//!
 //! rustc then folds the constants, so loop bounds, strides, zero points and
 //! multipliers are baked into the generated code, and the reviewer reads the
 //! layer's geometry at the top of its function.
@@ -165,6 +171,18 @@ impl Template {
         f.vis = syn::Visibility::Inherited;
         f.attrs.retain(|a| !a.path().is_ident("doc"));
 
+        let mut helpers = InlineHelpers {
+            template: self,
+            p: p_name.clone(),
+            params_struct: struct_name.clone(),
+            stack: vec![function.to_string()],
+            error: None,
+        };
+        helpers.visit_block_mut(&mut f.block);
+        if let Some(e) = helpers.error {
+            return Err(err(e));
+        }
+
         let mut subst = SubstituteParams {
             p: p_name.clone(),
             used: BTreeSet::new(),
@@ -287,6 +305,138 @@ fn literal(value: &serde_json::Value, ty: &syn::Type) -> Option<TokenStream> {
     }
 }
 
+/// Replaces each call `helper(p, a, b)` of a function `helper(p: &Params,
+/// x: X, y: Y) -> R` of the same template file by the block
+/// `{ let (x, y): (X, Y) = (a, b); <helper body> }`. Binding all arguments
+/// in one tuple keeps an argument that names another parameter (`(y, x)`)
+/// from reading the new binding; an argument that is the parameter's own
+/// name (`h(p, x)` for parameter `x`) is not rebound at all. Helpers may call helpers, but not
+/// recursively, and may not `return` (the body is a block expression).
+struct InlineHelpers<'t> {
+    template: &'t Template,
+    p: String,
+    params_struct: String,
+    /// Functions being inlined, outermost first (recursion check).
+    stack: Vec<String>,
+    error: Option<String>,
+}
+
+impl InlineHelpers<'_> {
+    /// The helper a call invokes, if it is `name(p, ..)` with `name` a
+    /// function of this file.
+    fn callee(&self, call: &syn::ExprCall) -> Option<&syn::ItemFn> {
+        let syn::Expr::Path(func) = &*call.func else {
+            return None;
+        };
+        let name = func.path.get_ident()?.to_string();
+        let passes_p =
+            matches!(call.args.first(), Some(syn::Expr::Path(a)) if a.path.is_ident(&self.p));
+        if !passes_p {
+            return None;
+        }
+        self.template.function(&name).ok()
+    }
+
+    fn inline(&mut self, call: &syn::ExprCall, helper: &syn::ItemFn) -> Result<syn::Expr, String> {
+        let name = helper.sig.ident.to_string();
+        if self.stack.contains(&name) {
+            return Err(format!("helper `{name}` is recursive"));
+        }
+        let first = helper.sig.inputs.first().and_then(params_arg);
+        if first != Some((self.p.clone(), self.params_struct.clone())) {
+            return Err(format!(
+                "helper `{name}` must take `{}: &{}` first",
+                self.p, self.params_struct
+            ));
+        }
+        let mut names = Vec::new();
+        let mut types = Vec::new();
+        for arg in helper.sig.inputs.iter().skip(1) {
+            let syn::FnArg::Typed(t) = arg else {
+                return Err(format!("helper `{name}` takes `self`"));
+            };
+            let syn::Pat::Ident(pat) = &*t.pat else {
+                return Err(format!(
+                    "helper `{name}`: arguments must be plain identifiers"
+                ));
+            };
+            names.push(pat.ident.clone());
+            types.push((*t.ty).clone());
+        }
+        let args: Vec<&syn::Expr> = call.args.iter().skip(1).collect();
+        if args.len() != names.len() {
+            return Err(format!(
+                "helper `{name}` takes {} arguments after `{}`, called with {}",
+                names.len(),
+                self.p,
+                args.len()
+            ));
+        }
+        let mut body = helper.block.clone();
+        let mut returns = FindReturn(false);
+        returns.visit_block_mut(&mut body);
+        if returns.0 {
+            return Err(format!(
+                "helper `{name}` uses `return`; end with its value instead"
+            ));
+        }
+        self.stack.push(name);
+        self.visit_block_mut(&mut body);
+        self.stack.pop();
+        // `h(p, x)` for a parameter `x` needs no `let x = x;`: the name
+        // already holds the value (and is never rebound here).
+        let (names, (types, args)): (Vec<_>, (Vec<_>, Vec<_>)) = names
+            .into_iter()
+            .zip(types.into_iter().zip(args))
+            .filter(|(n, (_, a))| !matches!(a, syn::Expr::Path(path) if path.path.is_ident(n)))
+            .unzip();
+        let stmts = &body.stmts;
+        Ok(match names.len() {
+            0 => syn::parse_quote!({ #(#stmts)* }),
+            1 => {
+                let (n, t, a) = (&names[0], &types[0], args[0]);
+                syn::parse_quote!({ let #n: #t = #a; #(#stmts)* })
+            }
+            _ => syn::parse_quote!({
+                let (#(#names),*): (#(#types),*) = (#(#args),*);
+                #(#stmts)*
+            }),
+        })
+    }
+}
+
+impl VisitMut for InlineHelpers<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+        // Arguments first, so `h(p, g(p, x))` inlines `g` inside `h`'s binding.
+        visit_mut::visit_expr_mut(self, expr);
+        if self.error.is_some() {
+            return;
+        }
+        let syn::Expr::Call(call) = expr else { return };
+        let Some(helper) = self.callee(call).cloned() else {
+            return;
+        };
+        match self.inline(call, &helper) {
+            Ok(block) => *expr = block,
+            Err(e) => self.error = Some(e),
+        }
+    }
+}
+
+struct FindReturn(bool);
+
+impl VisitMut for FindReturn {
+    fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+        if matches!(expr, syn::Expr::Return(_)) {
+            self.0 = true;
+        }
+        // A closure's `return` is its own; templates have none anyway.
+        if !matches!(expr, syn::Expr::Closure(_)) {
+            visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+}
+
 struct SubstituteParams {
     p: String,
     used: BTreeSet<String>,
@@ -344,6 +494,20 @@ mod tests {
             }
         }
         pub fn leaky(p: &ScaleParams, input: &[i8]) -> usize { helper(p) + input.len() }
+        #[inline(always)]
+        fn shifted(p: &ScaleParams, x: i8, y: i32) -> i32 { x as i32 + p.offset + y }
+        pub fn twice(p: &ScaleParams, input: &[i8], output: &mut [i8]) {
+            for i in 0..p.len { output[i] = shifted(p, input[i], shifted(p, input[i], 0)) as i8; }
+        }
+        fn difference(p: &ScaleParams, x: i32, y: i32) -> i32 { (x - y) * p.offset }
+        pub fn swapped(p: &ScaleParams, x: i32, y: i32) -> i32 { difference(p, y, x) }
+        pub fn swapped_back(p: &ScaleParams, x: i32) -> i32 { difference(p, x, 2) }
+        fn looped(p: &ScaleParams) -> i32 { looped(p) }
+        pub fn recursive(p: &ScaleParams) -> i32 { looped(p) }
+        fn early(p: &ScaleParams, x: i32) -> i32 { if x > 0 { return p.offset; } x }
+        pub fn returns(p: &ScaleParams, x: i32) -> i32 { early(p, x) }
+        fn other(q: &ScaleParams, x: i32) -> i32 { x + q.offset }
+        pub fn renamed(p: &ScaleParams, x: i32) -> i32 { other(p, x) }
     "#;
 
     fn pretty(ts: TokenStream) -> String {
@@ -412,6 +576,56 @@ mod tests {
                 .to_string()
                 .contains("no argument `bias`")
         );
+    }
+
+    #[test]
+    fn inlines_element_helpers_as_blocks() {
+        let t = Template::parse("scale.rs", TEMPLATE).expect("parse");
+        let params = serde_json::json!({"len": 3, "offset": 5, "clamp": false, "gain": 1.0});
+        let code = pretty(
+            t.specialize("twice", &params, "layer_001_twice", &[])
+                .expect("twice"),
+        );
+        assert!(
+            !code.contains("shifted"),
+            "helper calls must be inlined: {code}"
+        );
+        assert!(code.contains("let (x, y): (i8, i32) = ("), "{code}");
+        assert!(code.contains("x as i32 + OFFSET + y"), "{code}");
+        assert!(code.contains("const OFFSET: i32 = 5;"), "{code}");
+
+        // Arguments that are the parameters' own names need no binding.
+        let code = pretty(
+            t.specialize("swapped_back", &params, "s", &[])
+                .expect("same"),
+        );
+        assert!(code.contains("let y: i32 = 2;"), "{code}");
+        assert!(!code.contains("let x"), "{code}");
+
+        // Arguments that name the helper's own parameters bind together.
+        let code = pretty(t.specialize("swapped", &params, "s", &[]).expect("swapped"));
+        assert!(code.contains("let (x, y): (i32, i32) = (y, x);"), "{code}");
+        assert!(code.contains("(x - y) * OFFSET"), "{code}");
+    }
+
+    #[test]
+    fn rejects_helpers_it_cannot_inline() {
+        let t = Template::parse("scale.rs", TEMPLATE).expect("parse");
+        let params = serde_json::json!({"len": 3, "offset": 5, "clamp": false, "gain": 1.0});
+        for (kernel, message) in [
+            ("recursive", "helper `looped` is recursive"),
+            ("returns", "helper `early` uses `return`"),
+            (
+                "renamed",
+                "helper `other` must take `p: &ScaleParams` first",
+            ),
+        ] {
+            let e = t
+                .specialize(kernel, &params, "x", &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(message), "{kernel}: {e}");
+        }
     }
 
     #[test]
