@@ -4,7 +4,7 @@ use mcuc_templates::add::AddParams;
 use mcuc_templates::mul::MulParams;
 use mcuc_templates::prepare;
 
-use super::{Arg, Cx, InPlaceCalls, Lowered, activation, call, call_in_place};
+use super::{Arg, Call, Cx, InPlaceCalls, Lowered, activation, call, call_in_place};
 use crate::error::Result;
 use crate::ir::ops::{Add, Mul};
 
@@ -57,6 +57,38 @@ fn swap_mul(p: MulParams) -> MulParams {
     }
 }
 
+/// A binary elementwise op: one call, and an in-place twin over whichever
+/// operand each declared form overwrites. `in_place(params, other)` builds
+/// the twin that overwrites operand 1 described by `params` and reads
+/// operand `other`; over operand 2 it gets `swap(p)`, the same op with the
+/// operands' roles exchanged.
+fn pair<P: Copy>(
+    cx: &Cx<'_>,
+    call: Call,
+    p: P,
+    swap: fn(P) -> P,
+    in_place: impl Fn(P, usize) -> Call,
+) -> Lowered {
+    let mut l = Lowered::new(cx.node.inputs.clone(), vec![call]);
+    l.in_place = cx
+        .in_place_forms()
+        .into_iter()
+        .filter(|f| f.output == 0 && f.scratch_bytes == 0 && f.input < 2)
+        .map(|form| {
+            let (params, other) = if form.input == 0 {
+                (p, 1)
+            } else {
+                (swap(p), 0)
+            };
+            InPlaceCalls {
+                form,
+                calls: vec![in_place(params, other)],
+            }
+        })
+        .collect();
+    l
+}
+
 pub(super) fn add(cx: &Cx<'_>, op: &Add) -> Result<Lowered> {
     let p = prepare::add::add(
         &cx.input(0).fact.shape,
@@ -76,37 +108,17 @@ pub(super) fn add(cx: &Cx<'_>, op: &Add) -> Result<Lowered> {
             mcuc_templates::add::add(&params, ins[0], ins[1], out)
         }
     );
-    let in_place = cx
-        .in_place_forms()
-        .into_iter()
-        .filter(|f| f.output == 0 && f.scratch_bytes == 0 && f.input < 2)
-        .map(|form| {
-            let (params, other) = if form.input == 0 {
-                (p, 1)
-            } else {
-                (swap_add(p), 0)
-            };
-            let call = call_in_place!(
-                "add.rs",
-                add::add_in_place,
-                params,
-                ["data" => Arg::InOut, "input2" => Arg::Input(other)],
-                |params| move |ins: &[&[i8]], data: &mut [i8], _: &mut [i8]| {
-                    mcuc_templates::add::add_in_place(&params, data, ins[other])
-                }
-            );
-            InPlaceCalls {
-                form,
-                calls: vec![call],
+    Ok(pair(cx, call, p, swap_add, |params, other| {
+        call_in_place!(
+            "add.rs",
+            add::add_in_place,
+            params,
+            ["data" => Arg::InOut, "input2" => Arg::Input(other)],
+            |params| move |ins: &[&[i8]], data: &mut [i8], _: &mut [i8]| {
+                mcuc_templates::add::add_in_place(&params, data, ins[other])
             }
-        })
-        .collect();
-    Ok(Lowered {
-        inputs: cx.node.inputs.clone(),
-        calls: vec![call],
-        alias: false,
-        in_place,
-    })
+        )
+    }))
 }
 
 pub(super) fn mul(cx: &Cx<'_>, op: &Mul) -> Result<Lowered> {
@@ -128,35 +140,15 @@ pub(super) fn mul(cx: &Cx<'_>, op: &Mul) -> Result<Lowered> {
             mcuc_templates::mul::mul(&params, ins[0], ins[1], out)
         }
     );
-    let in_place = cx
-        .in_place_forms()
-        .into_iter()
-        .filter(|f| f.output == 0 && f.scratch_bytes == 0 && f.input < 2)
-        .map(|form| {
-            let (params, other) = if form.input == 0 {
-                (p, 1)
-            } else {
-                (swap_mul(p), 0)
-            };
-            let call = call_in_place!(
-                "mul.rs",
-                mul::mul_in_place,
-                params,
-                ["data" => Arg::InOut, "input2" => Arg::Input(other)],
-                |params| move |ins: &[&[i8]], data: &mut [i8], _: &mut [i8]| {
-                    mcuc_templates::mul::mul_in_place(&params, data, ins[other])
-                }
-            );
-            InPlaceCalls {
-                form,
-                calls: vec![call],
+    Ok(pair(cx, call, p, swap_mul, |params, other| {
+        call_in_place!(
+            "mul.rs",
+            mul::mul_in_place,
+            params,
+            ["data" => Arg::InOut, "input2" => Arg::Input(other)],
+            |params| move |ins: &[&[i8]], data: &mut [i8], _: &mut [i8]| {
+                mcuc_templates::mul::mul_in_place(&params, data, ins[other])
             }
-        })
-        .collect();
-    Ok(Lowered {
-        inputs: cx.node.inputs.clone(),
-        calls: vec![call],
-        alias: false,
-        in_place,
-    })
+        )
+    }))
 }
