@@ -3,7 +3,33 @@
 //! and every golden input must match byte for byte.
 
 use mcuc::npy;
-use mcuc_tests::{corpus, generated};
+use mcuc_tests::corpus::{self, CorpusModel};
+use mcuc_tests::generated::{self, Runner};
+
+/// Runs `runner` on every golden of `m`, adds a line to `failures` (led by
+/// `label`) for each output that differs, and returns how many goldens ran.
+fn check_goldens(
+    m: &CorpusModel,
+    label: &str,
+    runner: Runner,
+    failures: &mut Vec<String>,
+) -> usize {
+    for golden in &m.goldens {
+        let inputs: Vec<Vec<u8>> = golden
+            .inputs
+            .iter()
+            .map(|p| npy::read(p).expect("golden input").data)
+            .collect();
+        let outputs = runner(&inputs);
+        for (i, (got, path)) in outputs.iter().zip(&golden.outputs).enumerate() {
+            let want = npy::read(path).expect("golden output");
+            if *got != want.data {
+                failures.push(format!("{label} [{}] output {i} differs", golden.name));
+            }
+        }
+    }
+    m.goldens.len()
+}
 
 #[test]
 fn every_corpus_model_compiled() {
@@ -28,21 +54,7 @@ fn generated_code_is_bit_exact_on_every_golden() {
             failures.push(format!("{}: no generated code", m.id));
             continue;
         };
-        for golden in &m.goldens {
-            let inputs: Vec<Vec<u8>> = golden
-                .inputs
-                .iter()
-                .map(|p| npy::read(p).expect("golden input").data)
-                .collect();
-            let outputs = runner(&inputs);
-            for (i, (got, path)) in outputs.iter().zip(&golden.outputs).enumerate() {
-                let want = npy::read(path).expect("golden output");
-                if *got != want.data {
-                    failures.push(format!("{} [{}] output {i} differs", m.id, golden.name));
-                }
-            }
-            checked += 1;
-        }
+        checked += check_goldens(m, &m.id, *runner, &mut failures);
     }
     println!("{checked} goldens over {} models checked", models.len());
     assert!(
@@ -60,21 +72,7 @@ fn patched_code_is_bit_exact_on_every_golden() {
     let mut checked = 0;
     for (id, mode, runner) in generated::PATCHED {
         let m = models.iter().find(|m| m.id == *id).expect("corpus model");
-        for golden in &m.goldens {
-            let inputs: Vec<Vec<u8>> = golden
-                .inputs
-                .iter()
-                .map(|p| npy::read(p).expect("golden input").data)
-                .collect();
-            let outputs = runner(&inputs);
-            for (i, (got, path)) in outputs.iter().zip(&golden.outputs).enumerate() {
-                let want = npy::read(path).expect("golden output");
-                if *got != want.data {
-                    failures.push(format!("{id} {mode} [{}] output {i} differs", golden.name));
-                }
-            }
-            checked += 1;
-        }
+        checked += check_goldens(m, &format!("{id} {mode}"), *runner, &mut failures);
     }
     println!(
         "{checked} goldens over {} patched models checked",

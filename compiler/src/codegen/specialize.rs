@@ -310,8 +310,9 @@ fn literal(value: &serde_json::Value, ty: &syn::Type) -> Option<TokenStream> {
 /// `{ let (x, y): (X, Y) = (a, b); <helper body> }`. Binding all arguments
 /// in one tuple keeps an argument that names another parameter (`(y, x)`)
 /// from reading the new binding; an argument that is the parameter's own
-/// name (`h(p, x)` for parameter `x`) is not rebound at all. Helpers may call helpers, but not
-/// recursively, and may not `return` (the body is a block expression).
+/// name (`h(p, x)` for parameter `x`) is not rebound at all. Helpers may
+/// call helpers, but not recursively, and may not `return` (the body is a
+/// block expression).
 struct InlineHelpers<'t> {
     template: &'t Template,
     p: String,
